@@ -1,0 +1,47 @@
+"""Atomic writes: produce results under a temporary name in the target folder, then rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_path", "temporary_path", "remove_quietly"]
+
+
+def temporary_path(final: str | os.PathLike) -> Path:
+    """A fresh, empty file next to ``final`` with the same suffix (so tools see the format)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{final.name}.", suffix=f".tmp{final.suffix}", dir=final.parent
+    )
+    os.close(fd)
+    return Path(name)
+
+
+def remove_quietly(*paths: str | os.PathLike | None) -> None:
+    """Remove files that may not exist (clean-up on error paths)."""
+    for path in paths:
+        if path is not None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+@contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path; rename it to ``final`` if the block succeeds, else remove it.
+
+    An existing ``final`` is replaced only on success and left untouched on error.
+    """
+    tmp = temporary_path(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        remove_quietly(tmp)
+        raise

@@ -1,0 +1,134 @@
+"""Quantization of float fields into gray pixels and the picture layout of a frame.
+
+Everything here is pure numpy: no files, no processes. See ``docs/format.md``.
+
+Layout (the raw video looks like the field):
+
+* 1D grid ``(nx,)``: width ``nx``, height ``n_components``; row ``c`` is component ``c``.
+* 2D grid ``(nx, ny)``: width ``nx``, height ``n_components * ny``; component ``c`` fills rows
+  ``c*ny .. (c+1)*ny-1``; inside a block column ``i`` is x index ``i`` and row ``r`` is
+  y index ``ny-1-r`` (y points up).
+* 3D grid ``(nx, ny, nz)``: width ``nx``, height ``n_components * nz * ny``; the z-slices of
+  component ``c`` are stacked top to bottom (block ``c*nz + k`` holds z index ``k``), each
+  block laid out like a 2D field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "BIT_DEPTHS",
+    "PIXEL_FORMATS",
+    "dequantize",
+    "encoder_settings",
+    "frame_size",
+    "from_picture",
+    "quantize",
+    "to_picture",
+]
+
+#: pixel format of the single gray plane for each supported bit depth
+PIXEL_FORMATS: dict[int, str] = {8: "gray", 10: "gray10le", 12: "gray12le", 16: "gray16le"}
+BIT_DEPTHS = tuple(PIXEL_FORMATS)
+
+
+def pixel_dtype(bits: int) -> np.dtype:
+    """numpy dtype of one pixel as FFmpeg's raw video carries it."""
+    return np.dtype(np.uint8) if bits == 8 else np.dtype("<u2")
+
+
+def frame_size(grid_shape: Sequence[int], n_components: int) -> tuple[int, int]:
+    """(width, height) of the picture holding one frame."""
+    if len(grid_shape) == 1:
+        return grid_shape[0], n_components
+    if len(grid_shape) == 2:
+        return grid_shape[0], n_components * grid_shape[1]
+    if len(grid_shape) == 3:
+        return grid_shape[0], n_components * grid_shape[2] * grid_shape[1]
+    raise ValueError(f"grid_shape {tuple(grid_shape)} has {len(grid_shape)} axes; allowed: 1-3")
+
+
+def encoder_settings(width: int, height: int) -> dict[str, int]:
+    """FFV1 level and slice count that round-trip a picture of this size exactly.
+
+    FFmpeg 5.1 refuses ``-slices 4`` below 3 px on a side and, at ``-level 3``, silently
+    decodes zeros for any slice only 1 px high or wide. So: 4 slices (CRC-protected, threaded)
+    from 3x3 up, a single CRC-protected slice at 2 px, and level 1 (no slice CRC) for pictures
+    1 px high or wide; the checksums of validation still cover those.
+    """
+    side = min(width, height)
+    if side >= 3:
+        return {"level": 3, "slices": 4, "slicecrc": 1}
+    if side == 2:
+        return {"level": 3, "slices": 1, "slicecrc": 1}
+    return {"level": 1}
+
+
+def to_picture(pixels: np.ndarray) -> np.ndarray:
+    """Lay out quantized data ``(n_components, *grid_shape)`` as a ``(height, width)`` picture."""
+    n_c = pixels.shape[0]
+    if pixels.ndim == 2:  # 1D grid: one row per component
+        return pixels
+    if pixels.ndim == 3:  # (c, x, y) -> (c, y reversed, x)
+        _, nx, ny = pixels.shape
+        return pixels.transpose(0, 2, 1)[:, ::-1, :].reshape(n_c * ny, nx)
+    if pixels.ndim == 4:  # (c, x, y, z) -> (c, z, y reversed, x)
+        _, nx, ny, nz = pixels.shape
+        return pixels.transpose(0, 3, 2, 1)[:, :, ::-1, :].reshape(n_c * nz * ny, nx)
+    raise ValueError(f"data of shape {pixels.shape}: expected 2 to 4 axes")
+
+
+def from_picture(picture: np.ndarray, n_components: int, grid_shape: Sequence[int]) -> np.ndarray:
+    """Inverse of :func:`to_picture`: ``(height, width)`` -> ``(n_components, *grid_shape)``."""
+    if len(grid_shape) == 1:
+        return picture.reshape(n_components, grid_shape[0])
+    if len(grid_shape) == 2:
+        nx, ny = grid_shape
+        return picture.reshape(n_components, ny, nx)[:, ::-1, :].transpose(0, 2, 1)
+    nx, ny, nz = grid_shape
+    return picture.reshape(n_components, nz, ny, nx)[:, :, ::-1, :].transpose(0, 3, 2, 1)
+
+
+def _column(values: Sequence[float], ndim: int) -> np.ndarray:
+    """Per-component values shaped to broadcast against ``(n_components, *grid)``."""
+    return np.asarray(values, dtype=np.float64).reshape((-1,) + (1,) * ndim)
+
+
+def quantize(
+    data: np.ndarray, vmin: Sequence[float], vmax: Sequence[float], bits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Round finite data ``(n_components, *grid)`` to integers in ``[0, 2**bits - 1]``.
+
+    ``q = round((clip(x, vmin_c, vmax_c) - vmin_c) / (vmax_c - vmin_c) * (2**bits - 1))``.
+
+    Returns:
+        The quantized array (dtype of :func:`pixel_dtype`) and the number of values outside
+        ``[vmin_c, vmax_c]`` for each component (they are clipped).
+    """
+    ndim = data.ndim - 1
+    lo, hi = _column(vmin, ndim), _column(vmax, ndim)
+    levels = float(2**bits - 1)
+    axes = tuple(range(1, data.ndim))
+    clipped = np.count_nonzero(data < lo, axis=axes) + np.count_nonzero(data > hi, axis=axes)
+    scaled = np.clip(data, lo, hi)
+    scaled -= lo
+    scaled *= levels / (hi - lo)
+    np.rint(scaled, out=scaled)
+    # clip again: the scale factor may round a value at vmax a hair above the top level
+    np.clip(scaled, 0.0, levels, out=scaled)
+    return scaled.astype(pixel_dtype(bits)), clipped
+
+
+def dequantize(
+    pixels: np.ndarray, vmin: Sequence[float], vmax: Sequence[float], bits: int
+) -> np.ndarray:
+    """Map integers back to floats: ``vmin_c + q / (2**bits - 1) * (vmax_c - vmin_c)``."""
+    ndim = pixels.ndim - 1
+    lo, hi = _column(vmin, ndim), _column(vmax, ndim)
+    out = pixels.astype(np.float64)
+    out *= (hi - lo) / float(2**bits - 1)
+    out += lo
+    return out
