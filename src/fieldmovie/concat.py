@@ -1,0 +1,105 @@
+"""Joining movie segments with FFmpeg's concat demuxer (stream copy, no re-encode)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._ffmpeg import ffmpeg_executable, run
+from .atomic import remove_quietly, temporary_path
+from .metadata import MovieFormatError
+from .movie import MovieReader
+from .probe import container_for, probe, times_path, write_times
+
+__all__ = ["SegmentMismatchError", "concat_movies"]
+
+
+class SegmentMismatchError(ValueError):
+    """Segments that cannot be joined: different settings or times that do not increase."""
+
+
+def _concat_list_line(path: Path) -> str:
+    # the concat script quotes with '...'; a quote inside is written as '\''
+    escaped = str(path.resolve()).replace("'", "'\\''")
+    return f"file '{escaped}'\n"
+
+
+def concat_movies(
+    segments: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    info: Mapping[str, Any] | None = None,
+) -> Path:
+    """Join movie segments into ``output`` without re-encoding; return ``output``.
+
+    The segments must agree on components, grid, bits, vmin/vmax and codec settings, and
+    their times must increase strictly across the boundaries; otherwise
+    :class:`SegmentMismatchError` names the first offending segment and field and no output
+    is written. The ``.times`` files are merged and the metadata written again (the demuxer
+    drops the comment tag), with ``info`` replacing the first segment's info when given and
+    the clipping counts summed. Movie and ``.times`` appear atomically.
+    """
+    if not segments:
+        raise ValueError("concat_movies: no segments given")
+    output = Path(output)
+    container = container_for(output)
+    readers = [MovieReader(s) for s in segments]
+    first = readers[0]
+    if first.meta.origin != "fieldmovie":
+        raise SegmentMismatchError(f"{first.path}: only fieldmovie movies can be joined")
+    for prev, reader in zip(readers, readers[1:], strict=False):
+        problem = first.meta.compatibility_problem(reader.meta)
+        if problem is None and (reader.stream.codec_name, reader.stream.pix_fmt) != (
+            first.stream.codec_name,
+            first.stream.pix_fmt,
+        ):
+            problem = f"stream is {reader.stream.codec_name}/{reader.stream.pix_fmt}"
+        if problem:
+            raise SegmentMismatchError(
+                f"cannot join {reader.path} after {first.path}: {problem}"
+            )
+        if not reader.times[0] > prev.times[-1]:
+            raise SegmentMismatchError(
+                f"cannot join {reader.path} after {prev.path}: its first time "
+                f"{reader.times[0]!r} is not after the previous segment's last time "
+                f"{prev.times[-1]!r}"
+            )
+    meta = first.meta
+    meta.info = dict(info) if info is not None else dict(first.meta.info)
+    clipped = [0] * meta.n_components
+    for reader in readers:
+        for c, n in enumerate(reader.meta.clipped or []):
+            clipped[c] += n
+    meta.clipped = clipped
+    total = sum(len(r) for r in readers)
+
+    listing = temporary_path(output.with_suffix(".concat.txt"))
+    tmp = temporary_path(output)
+    times_tmp = temporary_path(times_path(output))
+    try:
+        listing.write_text("ffconcat version 1.0\n" + "".join(
+            _concat_list_line(r.path) for r in readers
+        ))  # fmt: skip
+        run(
+            [
+                ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+                "-f", "concat", "-safe", "0", "-i", str(listing),
+                "-map", "0:v:0", "-c", "copy", "-map_metadata", "-1",
+                "-metadata", f"comment={meta.to_json()}", "-f", container, str(tmp),
+            ],
+            what=f"joining {len(readers)} segments into {output}",
+        )  # fmt: skip
+        joined = probe(tmp)
+        if joined.packets != total:
+            raise MovieFormatError(
+                f"joining into {output}: the joined stream has {joined.packets} frames, "
+                f"the segments {total}"
+            )
+        write_times(times_tmp, [t for r in readers for t in r.times])
+        os.replace(times_tmp, times_path(output))
+        os.replace(tmp, output)
+    finally:
+        remove_quietly(listing, tmp, times_tmp)
+    return output

@@ -1,0 +1,207 @@
+"""Validation of a movie: decode every frame, check counts, times, metadata and checksums."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._ffmpeg import FFmpegError, error_lines, ffmpeg_executable, run
+from .metadata import MovieFormatError
+from .movie import MovieReader
+from .probe import probe, read_times, times_path
+
+__all__ = ["ValidationReport", "frame_checksums", "validate_movie"]
+
+
+@dataclass
+class ValidationReport:
+    """Outcome of :func:`validate_movie`; ``ok`` is true when ``problems`` is empty."""
+
+    path: str
+    frames: int = 0
+    expected_frames: int | None = None
+    problems: list[str] = field(default_factory=list)
+    components: list[str] = field(default_factory=list)
+    grid_shape: list[int] = field(default_factory=list)
+    bits: int | None = None
+    time_range: list[float] | None = None
+    clipped: dict[str, int] | None = None
+    segments: list[str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "frames": self.frames,
+            "expected_frames": self.expected_frames,
+            "problems": list(self.problems),
+            "components": self.components,
+            "grid_shape": self.grid_shape,
+            "bits": self.bits,
+            "time_range": self.time_range,
+            "clipped": self.clipped,
+            "segments": self.segments,
+        }
+
+
+_MD5_LINE = re.compile(r"^\s*(\d+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+),\s*(\d+),\s*([0-9a-f]{32})")
+
+
+def frame_checksums(path: str | os.PathLike, *, decode: bool = True) -> tuple[list[str], str]:
+    """MD5 of every frame of ``path`` via FFmpeg's framemd5 muxer, and FFmpeg's stderr.
+
+    With ``decode=False`` the checksums are of the stored (compressed) packets, computed
+    without decoding: two files whose packets match are bit-identical streams.
+    """
+    args = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-i", str(path),
+            "-map", "0:v:0"]  # fmt: skip
+    if not decode:
+        args += ["-c", "copy"]
+    args += ["-f", "framemd5", "pipe:1"]
+    out = run(args, check=False, what=f"checksums of {path}")
+    sums = []
+    for line in out.stdout.decode("ascii", "replace").splitlines():
+        m = _MD5_LINE.match(line)
+        if m:
+            sums.append(m.group(6))
+    if out.returncode != 0:
+        raise FFmpegError(f"{path}: FFmpeg failed with status {out.returncode}", out.stderr)
+    return sums, out.stderr
+
+
+_AT_SECONDS = re.compile(r"at (\d+(?:\.\d+)?) seconds")
+
+
+def _damaged_frames(errors: list[str], frame_rate: float) -> list[int]:
+    """Frame indices named by FFmpeg's error lines (FFV1 says "... at 0.400000 seconds")."""
+    frames: list[int] = []
+    for line in errors:
+        m = _AT_SECONDS.search(line)
+        if m and frame_rate > 0:
+            i = round(float(m.group(1)) * frame_rate)
+            if i not in frames:
+                frames.append(i)
+    return frames
+
+
+def validate_movie(
+    path: str | os.PathLike, segments: Sequence[str | os.PathLike] | None = None
+) -> ValidationReport:
+    """Check a movie thoroughly; problems are collected, not raised.
+
+    Decodes every frame (FFmpeg errors such as slice CRC mismatches or a truncated file are
+    problems, naming the frame where it can be located, even though FFmpeg exits with 0),
+    checks that the frame count equals the lines of ``.times``, that times are finite and
+    strictly increasing, and that the metadata parses and matches the stream. With
+    ``segments``, the per-frame checksums and times of the movie must equal those of the
+    segments in order.
+    """
+    path = Path(path)
+    report = ValidationReport(path=str(path))
+    problems = report.problems
+    try:
+        reader = MovieReader(path)
+    except MovieFormatError as exc:
+        # fall back to the parts that can still be checked, to say as much as possible
+        problems.append(str(exc))
+        reader = None
+    except FileNotFoundError as exc:
+        problems.append(str(exc))
+        return report
+    if reader is not None:
+        meta = reader.meta
+        report.components = list(meta.components)
+        report.grid_shape = list(meta.grid_shape)
+        report.bits = meta.bits
+        if meta.clipped is not None:
+            report.clipped = dict(zip(meta.components, meta.clipped, strict=True))
+    try:
+        times = read_times(times_path(path))
+    except MovieFormatError as exc:
+        if reader is not None:
+            problems.append(str(exc))
+        times = None
+    if times is not None:
+        report.expected_frames = len(times)
+        if times:
+            report.time_range = [times[0], times[-1]]
+        for i, t in enumerate(times):
+            if not math.isfinite(t):
+                problems.append(f"{times_path(path)}: time of frame {i} is {t}")
+                break
+            if i and not t > times[i - 1]:
+                problems.append(
+                    f"{times_path(path)}: time of frame {i} ({t!r}) is not after "
+                    f"frame {i - 1} ({times[i - 1]!r})"
+                )
+                break
+    try:
+        sums, stderr = frame_checksums(path)
+    except FFmpegError as exc:
+        problems.append(f"{path}: cannot be decoded: {exc}")
+        return report
+    report.frames = len(sums)
+    errors = error_lines(stderr)
+    if errors:
+        rate = float(reader.stream.frame_rate) if reader is not None else 0.0
+        damaged = _damaged_frames(errors, rate)
+        where = f"frame(s) {damaged[:20]}" if damaged else f"after frame {len(sums) - 1}"
+        problems.append(f"{path}: FFmpeg reported damaged data ({where}): " + "; ".join(errors[:5]))
+    if times is not None and len(sums) != len(times):
+        problems.append(
+            f"{path}: {len(sums)} frames decoded but {times_path(path)} lists {len(times)} times"
+        )
+    if segments is not None:
+        report.segments = [str(s) for s in segments]
+        _compare_with_segments(path, segments, times, problems)
+    return report
+
+
+def _compare_with_segments(
+    path: Path,
+    segments: Sequence[str | os.PathLike],
+    times: list[float] | None,
+    problems: list[str],
+) -> None:
+    """The joined movie must hold the segments' packets and times, in order."""
+    try:
+        joined, _ = frame_checksums(path, decode=False)
+    except FFmpegError as exc:
+        problems.append(f"{path}: cannot read packets: {exc}")
+        return
+    expected: list[str] = []
+    expected_times: list[float] = []
+    owner: list[tuple[str, int]] = []
+    for seg in segments:
+        try:
+            sums, _ = frame_checksums(seg, decode=False)
+            probe(seg, count_packets=False)
+            seg_times = read_times(times_path(seg))
+        except (FFmpegError, MovieFormatError, FileNotFoundError) as exc:
+            problems.append(f"segment {seg}: {exc}")
+            return
+        expected += sums
+        expected_times += seg_times
+        owner += [(str(seg), i) for i in range(len(sums))]
+    if len(joined) != len(expected):
+        problems.append(
+            f"{path}: {len(joined)} frames, but the segments hold {len(expected)} together"
+        )
+    for i, (a, b) in enumerate(zip(joined, expected, strict=False)):
+        if a != b:
+            seg, j = owner[i]
+            problems.append(f"{path}: frame {i} differs from frame {j} of segment {seg} (checksum)")
+            break
+    if times is not None and times != expected_times:
+        problems.append(f"{times_path(path)}: times differ from the segments' times")
