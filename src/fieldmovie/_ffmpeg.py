@@ -180,7 +180,9 @@ class FFmpegProcess:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise FFmpegError(f"{self.args[0]} did not exit within {timeout} s", self.stderr)
+            raise FFmpegError(
+                f"{self.args[0]} did not exit within {timeout} s", self.stderr
+            ) from None
         self._drain.join(timeout)
         return code
 

@@ -57,9 +57,7 @@ def concat_movies(
         ):
             problem = f"stream is {reader.stream.codec_name}/{reader.stream.pix_fmt}"
         if problem:
-            raise SegmentMismatchError(
-                f"cannot join {reader.path} after {first.path}: {problem}"
-            )
+            raise SegmentMismatchError(f"cannot join {reader.path} after {first.path}: {problem}")
         if not reader.times[0] > prev.times[-1]:
             raise SegmentMismatchError(
                 f"cannot join {reader.path} after {prev.path}: its first time "

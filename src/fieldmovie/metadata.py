@@ -95,7 +95,9 @@ class MovieMeta:
         try:
             shape = tuple(int(n) for n in grid_shape)
         except TypeError:
-            raise ValueError(f"grid_shape: expected a sequence of sizes, got {grid_shape!r}") from None
+            raise ValueError(
+                f"grid_shape: expected a sequence of sizes, got {grid_shape!r}"
+            ) from None
         if not 1 <= len(shape) <= 3 or any(n < 1 for n in shape):
             raise ValueError(f"grid_shape {shape}: need 1 to 3 axes, each of size >= 1")
         if bits not in BIT_DEPTHS:
@@ -112,8 +114,10 @@ class MovieMeta:
                 raise ValueError(f"grid_length {grid_length!r}: need {len(shape)} positive lengths")
         per = None
         if periodic is not None:
-            per = (bool(periodic),) * len(shape) if isinstance(periodic, bool) else tuple(
-                bool(p) for p in periodic
+            per = (
+                (bool(periodic),) * len(shape)
+                if isinstance(periodic, bool)
+                else tuple(bool(p) for p in periodic)
             )
             if len(per) != len(shape):
                 raise ValueError(f"periodic {periodic!r}: need {len(shape)} flags")
@@ -176,7 +180,7 @@ class MovieMeta:
         except json.JSONDecodeError as exc:
             raise MovieFormatError(f"{source}: metadata is not valid JSON ({exc})") from None
         if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
-            raise MovieFormatError(f"{source}: metadata has no \"format\": \"{FORMAT_NAME}\"")
+            raise MovieFormatError(f'{source}: metadata has no "format": "{FORMAT_NAME}"')
         version = obj.get("version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise MovieFormatError(

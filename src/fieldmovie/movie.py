@@ -195,7 +195,9 @@ class MovieWriter:
             self._proc.stdin.write(codec.to_picture(pixels).tobytes())
         except (BrokenPipeError, OSError):
             self._proc.wait()
-            raise FFmpegError(f"{self.path}: FFmpeg stopped at frame {frame}", self._proc.stderr)
+            raise FFmpegError(
+                f"{self.path}: FFmpeg stopped at frame {frame}", self._proc.stderr
+            ) from None
         self._times.append(t)
 
     def close(self) -> None:
@@ -375,8 +377,7 @@ class MovieReader:
                     proc.wait()
                     raise MovieFormatError(
                         f"{self.path}: frame {start + k} could not be decoded (stream ended after "
-                        f"{start + k} frames, {len(self)} expected)"
-                        + _said(proc.stderr)
+                        f"{start + k} frames, {len(self)} expected)" + _said(proc.stderr)
                     )
                 problems = error_lines(proc.stderr)
                 if problems:
@@ -436,7 +437,9 @@ class MovieReader:
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         return self.iter_frames()
 
-    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[float, np.ndarray]]:
         """Stream ``(t, data)`` for frames ``start .. stop-1`` through one FFmpeg process."""
         start, stop, _ = slice(start, stop).indices(len(self))
         if stop <= start:

@@ -1,0 +1,7 @@
+"""``python -m fieldmovie``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
