@@ -282,7 +282,12 @@ class MovieReader:
         self.path = Path(path)
         self.stream: StreamInfo = probe(self.path)
         self.meta, self._layout = _open_layout(self.stream)
-        times = read_times(times_path(self.path))
+        if self.meta.origin == "py-pde":
+            from .pypde import pypde_times
+
+            times = pypde_times(self.stream, self.meta)
+        else:
+            times = read_times(times_path(self.path))
         if self.stream.packets >= 0 and len(times) != self.stream.packets:
             raise MovieFormatError(
                 f"{times_path(self.path)} has {len(times)} times but {self.path} holds "
