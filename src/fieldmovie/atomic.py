@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_path", "temporary_path", "remove_quietly"]
+__all__ = ["atomic_path", "remove_quietly", "temporary_path", "write_json"]
 
 
 def temporary_path(final: str | os.PathLike) -> Path:
@@ -45,3 +47,9 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2) + "\n")

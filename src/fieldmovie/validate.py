@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from ._ffmpeg import FFmpegError, error_lines, ffmpeg_executable, run
+from .atomic import write_json
 from .metadata import MovieFormatError
 from .movie import MovieReader
 from .probe import probe, read_times, times_path
 
-__all__ = ["ValidationReport", "frame_checksums", "validate_movie"]
+__all__ = [
+    "ValidationError",
+    "ValidationReport",
+    "check_movie",
+    "frame_checksums",
+    "validate_movie",
+]
 
 
 @dataclass
@@ -205,3 +212,30 @@ def _compare_with_segments(
             break
     if times is not None and times != expected_times:
         problems.append(f"{times_path(path)}: times differ from the segments' times")
+
+
+class ValidationError(RuntimeError):
+    """A movie failed validation; the message names the file and its problems."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        lines = "\n".join(f"  - {p}" for p in report.problems)
+        super().__init__(f"{report.path} failed validation:\n{lines}")
+        self.report = report
+
+
+def check_movie(
+    path: str | os.PathLike,
+    segments: Sequence[str | os.PathLike] | None = None,
+    report_path: str | os.PathLike | None = None,
+) -> ValidationReport:
+    """Validate and raise :class:`ValidationError` on problems; write the JSON report if ok.
+
+    The report is written (atomically) only for a movie that passed, so that a report file
+    on disk always means a valid movie.
+    """
+    report = validate_movie(path, segments)
+    if not report.ok:
+        raise ValidationError(report)
+    if report_path is not None:
+        write_json(report_path, report.to_dict())
+    return report

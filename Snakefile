@@ -1,0 +1,22 @@
+# fieldmovie: parameter sweeps of PDE simulations, run in segments, stored as FFV1 movies.
+# This file only checks the config and includes the rules; see README.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, schema="workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/join.smk"
+
+
+rule all:
+    input:
+        [path for sweep in SWEEPS.values() for path in sweep.validation_paths()],
+    default_target: True

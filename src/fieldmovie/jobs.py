@@ -1,0 +1,38 @@
+"""Support for rule scripts: logging into the job's log file, clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["job_logging"]
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Snakemake ends jobs with SIGTERM: turn it into an exception so that writers remove
+    # their temporary files and no FFmpeg process is orphaned
+    raise SystemExit(f"terminated by signal {signum}")
+
+
+@contextmanager
+def job_logging(log_path: str | None, level: int = logging.INFO) -> Iterator[logging.Logger]:
+    """Log to the job's log file (and stderr); log any exception with its traceback."""
+    signal.signal(signal.SIGTERM, _terminate)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(
+        level=level, handlers=handlers, force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )  # fmt: skip
+    logger = logging.getLogger("fieldmovie.job")
+    try:
+        yield logger
+    except BaseException as exc:
+        logger.error("job failed: %s", exc, exc_info=not isinstance(exc, SystemExit))
+        raise
+    finally:
+        logging.shutdown()
