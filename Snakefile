@@ -14,9 +14,14 @@ validate(config, schema="workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/join.smk"
+include: "workflow/rules/analysis.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     input:
         [path for sweep in SWEEPS.values() for path in sweep.validation_paths()],
+        analysis_targets(),
     default_target: True

@@ -585,3 +585,23 @@ def plot_summary(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return path
+
+
+def write_sweep_summary(
+    points: Sequence[Mapping[str, Any]],
+    swept_parameters: Sequence[str],
+    csv_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    *,
+    title: str | None = None,
+) -> pd.DataFrame:
+    """Per-sweep table (one row per point: parameters, seed, final observables) and plot.
+
+    ``points`` are mappings as :func:`summarize` takes them, e.g. with ``observables`` the
+    path of the point's observables CSV. Both files are written atomically.
+    """
+    df = summarize(points)
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False, na_rep="NaN")
+    plot_summary(df, list(swept_parameters), None, png_path, title=title)
+    return df

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,11 +17,16 @@ def temporary_path(final: str | os.PathLike) -> Path:
     """A fresh, empty file next to ``final`` with the same suffix (so tools see the format)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=f".tmp{final.suffix}", dir=final.parent
-    )
-    os.close(fd)
-    return Path(name)
+    for _ in range(100):
+        name = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}"
+        try:
+            # 0o666 minus the umask, like any new file (mkstemp would make it 0600)
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return name
+    raise FileExistsError(f"cannot create a temporary file next to {final}")
 
 
 def remove_quietly(*paths: str | os.PathLike | None) -> None:

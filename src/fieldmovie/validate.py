@@ -239,3 +239,26 @@ def check_movie(
     if report_path is not None:
         write_json(report_path, report.to_dict())
     return report
+
+
+def open_validated(movie: str | os.PathLike, report_path: str | os.PathLike) -> MovieReader:
+    """Open a movie for analysis only if its validation report says it passed.
+
+    Raises:
+        ValidationError-like RuntimeError naming the movie when the report is missing, is
+        about another file, or records problems.
+    """
+    import json
+
+    movie, report_path = Path(movie), Path(report_path)
+    try:
+        report = json.loads(report_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        raise RuntimeError(
+            f"{movie} is not analysed: its validation report {report_path} is missing or "
+            f"unreadable ({exc}); validate it first (fieldmovie validate {movie})"
+        ) from None
+    if not report.get("ok") or Path(report.get("path", "")).resolve() != movie.resolve():
+        problems = "; ".join(report.get("problems") or ["report is about another file"])
+        raise RuntimeError(f"{movie} is not analysed: it failed validation: {problems}")
+    return MovieReader(movie)

@@ -1,0 +1,11 @@
+"""Rule observables: stream the validated movie frame by frame into observables.csv."""
+
+from fieldmovie.analysis import write_observables_csv
+from fieldmovie.jobs import job_logging
+from fieldmovie.validate import open_validated
+
+snakemake = snakemake  # noqa: F821 - injected by Snakemake
+
+with job_logging(snakemake.log[0]):
+    reader = open_validated(snakemake.input.movie, snakemake.input.report)
+    write_observables_csv(reader, snakemake.output.csv)
