@@ -258,7 +258,19 @@ def open_validated(movie: str | os.PathLike, report_path: str | os.PathLike) -> 
             f"{movie} is not analysed: its validation report {report_path} is missing or "
             f"unreadable ({exc}); validate it first (fieldmovie validate {movie})"
         ) from None
-    if not report.get("ok") or Path(report.get("path", "")).resolve() != movie.resolve():
-        problems = "; ".join(report.get("problems") or ["report is about another file"])
+    if not report.get("ok"):
+        problems = "; ".join(report.get("problems") or ["(no problems listed)"])
         raise RuntimeError(f"{movie} is not analysed: it failed validation: {problems}")
-    return MovieReader(movie)
+    reported = Path(report.get("path", ""))
+    # the report names the movie as the validating job saw it (often relative to its
+    # working directory); the report lives next to the movie
+    same = reported.resolve() == movie.resolve() or (
+        reported.name == movie.name and report_path.parent.resolve() == movie.parent.resolve()
+    )
+    reader = MovieReader(movie)
+    if not same or report.get("frames") != len(reader):
+        raise RuntimeError(
+            f"{movie} is not analysed: its validation report {report_path} is about another "
+            f"file ({reported}, {report.get('frames')} frames); validate it again"
+        )
+    return reader
