@@ -97,17 +97,6 @@ def test_validate_ok_and_problems(capsys, movie, tmp_path):
     assert report["ok"] is False and report["problems"]
 
 
-def test_validate_with_segments(capsys, tmp_path, make_frames):
-    a = write_movie(tmp_path / "a.mkv", make_frames(2, 1, (4, 4)), [0, 1])
-    b = write_movie(tmp_path / "b.mkv", make_frames(2, 1, (4, 4)), [2, 3])
-    code, _, err = run_cli(capsys, "concat", a, b, "-o", tmp_path / "j.mkv")
-    assert code == 0, err
-    code, out, _ = run_cli(capsys, "validate", tmp_path / "j.mkv", "--segments", a, b, "--json")
-    assert code == 0, out
-    code, out, _ = run_cli(capsys, "validate", tmp_path / "j.mkv", "--segments", b, a)
-    assert code == 1
-
-
 # ------------------------------------------------------------------ decode
 
 
@@ -144,7 +133,7 @@ def test_decode_frame_specs(capsys, movie, tmp_path, spec, frames):
 # ------------------------------------------------------------------ concat
 
 
-def test_concat(capsys, tmp_path, make_frames):
+def test_concat_then_validate_with_segments(capsys, tmp_path, make_frames):
     a = write_movie(tmp_path / "a.mkv", make_frames(2, 1, (4, 4)), [0, 1])
     b = write_movie(tmp_path / "b.mkv", make_frames(3, 1, (4, 4)), [2, 3, 4])
     code, out, err = run_cli(capsys, "concat", a, b, "-o", tmp_path / "j.mkv")
@@ -153,6 +142,11 @@ def test_concat(capsys, tmp_path, make_frames):
     assert reader.times.tolist() == [0, 1, 2, 3, 4]
     expected = np.concatenate([MovieReader(a).to_array(), MovieReader(b).to_array()])
     assert np.array_equal(reader.to_array(), expected)
+    code, out, _ = run_cli(capsys, "validate", tmp_path / "j.mkv", "--segments", a, b, "--json")
+    assert code == 0, out
+    assert json.loads(out)["segments"] == [str(a), str(b)]
+    code, out, _ = run_cli(capsys, "validate", tmp_path / "j.mkv", "--segments", b, a)
+    assert code == 1
 
 
 # ------------------------------------------------------------------ errors -> exit 2

@@ -107,7 +107,8 @@ def test_random_access_equals_streamed(tmp_path, make_frames, suffix):
     path = write_movie(tmp_path / f"ra{suffix}", frames, bits=10)
     reader = MovieReader(path)
     data = reader.to_array()
-    for i in range(-7, 7):
+    indices = range(-7, 7) if suffix == ".mkv" else (0, 3, 6, -1, -7)
+    for i in indices:
         assert np.array_equal(reader[i], data[i]), i
     assert np.array_equal(reader[np.int64(3)], data[3])
     assert np.array_equal(reader[1:6:2], data[1:6:2])
