@@ -2,12 +2,16 @@
 # This file only checks the config and includes the rules; see README.md.
 from snakemake.utils import min_version, validate
 
+from fieldmovie.workflow import check_config
+
 min_version("9.0")
 
 
 configfile: "config.yaml"
 
 
+# clear errors naming sweep and key (exponent numbers like 1e-5 accepted), then defaults
+check_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 

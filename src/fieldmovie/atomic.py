@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import secrets
@@ -10,7 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "remove_quietly", "temporary_path", "write_json"]
+__all__ = [
+    "atomic_path",
+    "remove_quietly",
+    "remove_stale_temporaries",
+    "temporary_path",
+    "write_json",
+]
 
 
 def temporary_path(final: str | os.PathLike) -> Path:
@@ -27,6 +34,21 @@ def temporary_path(final: str | os.PathLike) -> Path:
         os.close(fd)
         return name
     raise FileExistsError(f"cannot create a temporary file next to {final}")
+
+
+def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
+    """Remove temporary files of ``final`` left by killed writers; return what was removed.
+
+    Call it only where no other live writer of ``final`` can exist (a job that owns the
+    output). A writer orphaned by a hard kill that still runs loses its temporary file and
+    fails at its rename; the output itself is never touched.
+    """
+    final = Path(final)
+    removed = []
+    for path in final.parent.glob(f".{glob.escape(final.name)}.*.tmp{glob.escape(final.suffix)}"):
+        remove_quietly(path)
+        removed.append(path)
+    return removed
 
 
 def remove_quietly(*paths: str | os.PathLike | None) -> None:

@@ -566,6 +566,8 @@ class GrayScott(_SpectralModel):
         state[0][box] = 0.5
         state[1][box] = 0.25
         state += self.noise * rng.standard_normal(self.state_shape)
+        # concentrations: u in [0, 1] (the trivial state u=1 is the upper bound), v >= 0
+        np.clip(state[0], 0.0, 1.0, out=state[0])
         np.maximum(state[1], 0.0, out=state[1])
         return state
 

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .atomic import atomic_path
+from .atomic import atomic_path, remove_stale_temporaries
 from .models import Grid, Model, resolve_model
 from .movie import MovieWriter
+from .probe import times_path
 
 __all__ = ["SimulationError", "SegmentResult", "load_state", "run_segment", "segment_times"]
 
@@ -117,6 +118,9 @@ def run_segment(
         state_out: output ``.npz`` with the exact state at the segment's end.
         state_in: saved state to resume from (required for ``k > 0``).
     """
+    for output in (movie, times_path(movie), state_out):
+        for stale in remove_stale_temporaries(output):
+            log.info("removed %s, left by an interrupted job", stale)
     model = _model(settings)
     times = segment_times(settings["frame_interval"], settings["frames_per_segment"], k)
     if k == 0:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .codec import BIT_DEPTHS
-from .models import Model, resolve_model
+from .models import Grid, Model, resolve_model
 
 __all__ = ["ConfigError", "Point", "Sweep", "format_value", "load_sweeps", "point_name"]
 
@@ -38,7 +39,8 @@ def format_value(value: float) -> str:
     Different floats give different names and the same value always the same name
     (``1``, ``1.0`` and ``1e0`` all give ``1.0``).
     """
-    return repr(float(value))
+    value = float(value)
+    return repr(0.0 if value == 0 else value)  # -0.0 == 0.0: one name
 
 
 def point_name(parameters: Mapping[str, float], seed: int) -> str:
@@ -287,16 +289,61 @@ def _load_sweep(name: str, cfg: Mapping[str, Any], results: str) -> Sweep:
         results=results,
         analysis=dict(cfg.get("analysis") or {}),
     )
-    # building the model checks parameter values the model itself rejects
-    from .models import Grid
-
+    # building the model checks parameter values the model itself rejects, for every
+    # combination (seeds do not matter); the model's message names the parameter
     grid_obj = Grid(sweep.grid_shape, sweep.grid_length)
-    for point in sweep.points()[:1]:
+    keys = sorted(parameters)
+    for values in itertools.product(*(parameters[k] for k in keys)):
+        combination = dict(zip(keys, values, strict=True))
         try:
-            model_class(grid_obj, point.parameters)
+            model_class(grid_obj, combination)
         except (ValueError, TypeError) as exc:
-            raise _sweep_error(name, "parameters", str(exc)) from None
+            named = [k for k in keys if repr(k) in str(exc)] or keys
+            where = ", ".join(f"parameters.{k}" for k in named) or "parameters"
+            raise _sweep_error(name, where, f"{combination}: {exc}") from None
     return sweep
+
+
+#: YAML 1.1 (PyYAML) reads 1e-5 as a string; only these exponent forms are converted
+_EXPONENT_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def coerce_numbers(obj: Any) -> Any:
+    """Turn strings such as ``"1e-5"`` (numbers in YAML 1.2, strings in PyYAML) into floats.
+
+    Works in place on dicts and lists (values only, never keys) and returns ``obj``.
+    """
+    items = (
+        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    )
+    for key, value in list(items):
+        if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
+            obj[key] = float(value)
+        elif isinstance(value, dict | list):
+            coerce_numbers(value)
+    return obj
+
+
+def check_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Check ``config`` against the JSON schema, fill in defaults (in place) and return it.
+
+    Exponent numbers are converted first; a schema violation raises :class:`ConfigError`
+    naming the key as a dotted path (``sweeps.gray_scott.time.t_end``) instead of a dump
+    of the schema.
+    """
+    import jsonschema
+    import yaml
+
+    coerce_numbers(config)
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    error = jsonschema.exceptions.best_match(validator_class(schema).iter_errors(config))
+    if error is not None:
+        path = list(error.absolute_path)
+        where = ".".join(str(p) for p in path) or "(top level)"
+        sweep = f"sweep {path[1]!r}: " if len(path) > 1 and path[0] == "sweeps" else ""
+        raise ConfigError(f"config: {sweep}{where}: {error.message}")
+    return config
 
 
 def load_sweeps(config: Mapping[str, Any]) -> dict[str, Sweep]:
