@@ -132,7 +132,8 @@ def test_random_access_equals_streamed(tmp_path, make_frames, suffix):
 
 
 @pytest.mark.parametrize(
-    ("suffix", "fps"), [(".mkv", 1), (".mkv", 30), (".avi", 30), (".avi", 7), (".mkv", 700)]
+    ("suffix", "fps"),
+    [(".mkv", 1), (".mkv", 30), (".avi", 30), (".avi", 7), (".mkv", 250), (".avi", 250)],
 )
 def test_random_access_other_frame_rates(tmp_path, suffix, fps):
     """``fps`` is only the nominal container rate: seeking must still find every frame."""
@@ -145,6 +146,12 @@ def test_random_access_other_frame_rates(tmp_path, suffix, fps):
     wrong = [i for i in range(n) if not np.array_equal(reader[i], data[i])]
     assert wrong == [], f"reader[i] returned another frame for i in {wrong}"
     assert np.array_equal(reader[3:6], data[3:6])
+
+
+@pytest.mark.parametrize("fps", [0, 251, 700, 2.5])
+def test_unsupported_frame_rate_is_refused(tmp_path, fps):
+    with pytest.raises(ValueError, match="fps must be an integer from 1 to 250"):
+        MovieWriter(tmp_path / "m.mkv", components=1, grid_shape=(4,), vmin=0, vmax=1, fps=fps)
 
 
 @pytest.mark.parametrize(

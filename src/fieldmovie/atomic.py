@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "atomic_path",
+    "commit_movie",
     "remove_quietly",
     "remove_stale_temporaries",
     "temporary_path",
@@ -80,3 +81,29 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def commit_movie(
+    movie_tmp: str | os.PathLike,
+    movie: str | os.PathLike,
+    times_tmp: str | os.PathLike,
+    times: str | os.PathLike,
+) -> None:
+    """Move a finished movie and its ``.times`` into place, the movie last.
+
+    If a rename fails, the previous movie and ``.times`` (if any) are left as they were.
+    """
+    backup = None
+    if os.path.exists(times):
+        backup = temporary_path(times)
+        os.replace(times, backup)
+    try:
+        os.replace(times_tmp, times)
+        os.replace(movie_tmp, movie)
+    except BaseException:
+        if backup is not None:
+            os.replace(backup, times)
+        else:
+            remove_quietly(times)
+        raise
+    remove_quietly(backup)

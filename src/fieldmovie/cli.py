@@ -28,13 +28,13 @@ def _frames(spec: str | None, n: int) -> range:
             i = int(parts[0])
             i = i + n if i < 0 else i
             if not 0 <= i < n:
-                raise SystemExit(f"--frames {spec}: index out of range for {n} frames")
+                raise ValueError(f"--frames {spec}: index out of range for {n} frames")
             return range(i, i + 1)
         if len(parts) > 3:
             raise ValueError
         bounds = [int(p) if p else None for p in parts]
     except ValueError:
-        raise SystemExit(f"--frames {spec!r}: expected INDEX or START:STOP[:STEP]") from None
+        raise ValueError(f"--frames {spec!r}: expected INDEX or START:STOP[:STEP]") from None
     return range(*slice(*bounds).indices(n))
 
 
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (MovieFormatError, FFmpegError, FileNotFoundError, ValueError) as exc:
+    except (MovieFormatError, FFmpegError, OSError, ValueError) as exc:
         print(f"fieldmovie {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -67,6 +67,48 @@ def encoder_settings(width: int, height: int) -> dict[str, int]:
     return {"level": 1}
 
 
+def slice_grid(width: int, height: int, slices: int) -> tuple[int, int] | None:
+    """(horizontal, vertical) slice counts FFmpeg's FFV1 encoder picks for ``slices``.
+
+    Follows the search in FFmpeg's ffv1enc.c; None when it finds no grid.
+    """
+    for v in range(1, 32):
+        for h in range(v, 2 * v):
+            if h > width or v > height:
+                continue
+            if h * v == slices:
+                return h, v
+    return None
+
+
+def settings_problem(width: int, height: int, settings: dict[str, int]) -> str | None:
+    """Why FFV1 settings would not round-trip a picture of this size, or None.
+
+    At level 3, FFmpeg 5.1 decodes zeros for slices 1 px high or wide (no error anywhere);
+    we require every slice to be at least 2 px on each side.
+    """
+    level = settings.get("level", 3)
+    if level not in (0, 1, 3):
+        return f"level {level} is not supported; use 1 or 3"
+    if level < 3:
+        return None if settings.get("slices", 1) in (1, 0) else "slices need level 3"
+    slices = settings.get("slices", 1)
+    if slices == 1:
+        return None if min(width, height) >= 2 else (
+            f"level 3 decodes zeros for a picture {width}x{height} (1 px high or wide); use level 1"
+        )  # fmt: skip
+    grid = slice_grid(width, height, slices)
+    if grid is None:
+        return f"FFV1 cannot split a {width}x{height} picture into {slices} slices"
+    h, v = grid
+    if width // h < 2 or height // v < 2:
+        return (
+            f"{slices} slices ({h}x{v}) on a {width}x{height} picture make slices under 2 px, "
+            "which FFmpeg 5.1 decodes as zeros"
+        )
+    return None
+
+
 def to_picture(pixels: np.ndarray) -> np.ndarray:
     """Lay out quantized data ``(n_components, *grid_shape)`` as a ``(height, width)`` picture."""
     n_c = pixels.shape[0]
@@ -128,7 +170,7 @@ def dequantize(
     """Map integers back to floats: ``vmin_c + q / (2**bits - 1) * (vmax_c - vmin_c)``."""
     ndim = pixels.ndim - 1
     lo, hi = _column(vmin, ndim), _column(vmax, ndim)
-    out = pixels.astype(np.float64)
+    out = pixels.astype(np.float64, order="C")  # also makes strided picture views contiguous
     out *= (hi - lo) / float(2**bits - 1)
     out += lo
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ._ffmpeg import ffmpeg_executable, run
-from .atomic import remove_quietly, temporary_path
+from .atomic import commit_movie, remove_quietly, temporary_path
 from .metadata import MovieFormatError
 from .movie import MovieReader
 from .probe import container_for, probe, times_path, write_times
@@ -96,8 +96,7 @@ def concat_movies(
                 f"the segments {total}"
             )
         write_times(times_tmp, [t for r in readers for t in r.times])
-        os.replace(times_tmp, times_path(output))
-        os.replace(tmp, output)
+        commit_movie(tmp, output, times_tmp, times_path(output))
     finally:
         remove_quietly(listing, tmp, times_tmp)
     return output

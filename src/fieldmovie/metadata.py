@@ -107,6 +107,8 @@ class MovieMeta:
         for comp, a, b in zip(components, lo, hi, strict=True):
             if not a < b:
                 raise ValueError(f"component {comp!r}: vmin={a} must be smaller than vmax={b}")
+            if not math.isfinite(b - a):
+                raise ValueError(f"component {comp!r}: range vmax - vmin = {b} - {a} overflows")
         length = None
         if grid_length is not None:
             length = tuple(float(x) for x in grid_length)

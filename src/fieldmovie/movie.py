@@ -14,7 +14,7 @@ import numpy as np
 
 from . import codec
 from ._ffmpeg import FFmpegError, FFmpegProcess, error_lines, ffmpeg_executable, open_process, run
-from .atomic import remove_quietly, temporary_path
+from .atomic import commit_movie, remove_quietly, temporary_path
 from .metadata import FORMAT_NAME, MovieFormatError, MovieMeta
 from .probe import StreamInfo, container_for, probe, read_times, times_path, write_times
 
@@ -23,6 +23,10 @@ __all__ = ["ClippingWarning", "MovieReader", "MovieWriter", "open_movie"]
 #: FFV1 encoder options a user may override through ``codec_options``
 CODEC_OPTIONS = ("level", "slices", "slicecrc", "context", "coder")
 DEFAULT_FPS = 25
+#: frame-exact seeking needs a quarter frame to exceed Matroska's millisecond rounding
+MAX_FPS = 250
+#: the metadata travels as one command-line argument (Linux caps one at 128 KiB)
+MAX_METADATA_BYTES = 64 * 1024
 
 
 class ClippingWarning(UserWarning):
@@ -91,10 +95,19 @@ class MovieWriter:
             if key not in CODEC_OPTIONS:
                 raise ValueError(f"codec_options: unknown option {key!r}; allowed: {CODEC_OPTIONS}")
             settings[key] = int(value)
-        if not (isinstance(fps, int) and fps > 0):
-            raise ValueError(f"fps must be a positive integer, got {fps!r}")
+        problem = codec_options and codec.settings_problem(*self.meta.picture_size, settings)
+        if problem:
+            raise ValueError(f"codec_options {dict(codec_options or {})}: {problem}")
+        if not (isinstance(fps, int) and 1 <= fps <= MAX_FPS):
+            raise ValueError(f"fps must be an integer from 1 to {MAX_FPS}, got {fps!r}")
         self.meta.codec = {**settings, "gop": 1, "fps": fps}
         self.meta.clipped = [0] * self.meta.n_components
+        size = len(self.meta.to_json().encode())
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(
+                f"{self.path}: metadata is {size} bytes, more than {MAX_METADATA_BYTES}; keep "
+                "large data out of info (store it in a file next to the movie)"
+            )
         self._times: list[float] = []
         self._tmp: Path | None = None
         self._proc: FFmpegProcess | None = None
@@ -188,11 +201,13 @@ class MovieWriter:
                 )
         if self._proc is None:
             self._tmp = temporary_path(self.path)
+            # buffered: write() then always delivers the whole frame, even when a signal
+            # handler interrupts the system call
             self._proc = FFmpegProcess(
-                self._encoder_args(self._tmp), stdin=True, stdout=False, bufsize=0
+                self._encoder_args(self._tmp), stdin=True, stdout=False, bufsize=-1
             )
         try:
-            self._proc.stdin.write(codec.to_picture(pixels).tobytes())
+            self._proc.stdin.write(np.ascontiguousarray(codec.to_picture(pixels)).data)
         except (BrokenPipeError, OSError):
             self._proc.wait()
             raise FFmpegError(
@@ -221,11 +236,10 @@ class MovieWriter:
             times_tmp = temporary_path(times_path(self.path))
             try:
                 write_times(times_tmp, self._times)
-                os.replace(times_tmp, times_path(self.path))
-            except BaseException:
+                # the movie appears last: present means complete
+                commit_movie(self._tmp, self.path, times_tmp, times_path(self.path))
+            finally:
                 remove_quietly(times_tmp)
-                raise
-            os.replace(self._tmp, self.path)  # the movie appears last: present means complete
             self._tmp = None
         except BaseException:
             self.abort()
@@ -355,8 +369,10 @@ class MovieReader:
 
     # -- decoding --------------------------------------------------------------------------
     def _seek_time(self, index: int) -> float:
-        # half a frame before the frame: robust to millisecond rounding of timestamps
-        return (index - 0.5) / float(self.stream.frame_rate)
+        # a quarter frame before the frame: FFmpeg rescales (pts - seek point) to the stream
+        # time base with rounding, so half a frame would be ambiguous; a quarter also stays
+        # clear of Matroska's millisecond rounding up to 500 fps
+        return (index - 0.25) / float(self.stream.frame_rate)
 
     def _stream(self, start: int, count: int) -> Iterator[np.ndarray]:
         """Decode ``count`` consecutive frames from ``start`` with one FFmpeg process."""
@@ -366,6 +382,8 @@ class MovieReader:
             args += ["-ss", f"{self._seek_time(start):.6f}"]
         args += [
             "-i", str(self.path), "-map", "0:v:0", "-frames:v", str(count),
+            # frames exactly as stored: no duplicates or drops from constant-rate output
+            "-fps_mode", "passthrough",
             "-f", "rawvideo", "-pix_fmt", layout.pix_fmt, "pipe:1",
         ]  # fmt: skip
         nbytes = layout.frame_bytes
@@ -384,19 +402,21 @@ class MovieReader:
                         f"{self.path}: frame {start + k} could not be decoded (stream ended after "
                         f"{start + k} frames, {len(self)} expected)" + _said(proc.stderr)
                     )
-                problems = error_lines(proc.stderr)
-                if problems:
+                if k == count - 1:
+                    # FFmpeg stops after the last requested frame: wait for it so that an
+                    # error about this frame is seen before the frame is handed out
+                    code = proc.wait()
+                    if code != 0:
+                        raise MovieFormatError(
+                            f"{self.path}: FFmpeg failed decoding frames {start}..{start + k} "
+                            f"(exit status {code})" + _said(proc.stderr)
+                        )
+                if error_lines(proc.stderr):
                     raise MovieFormatError(
                         f"{self.path}: FFmpeg reported damaged data near frame {start + k}"
                         + _said(proc.stderr)
                     )
                 yield layout.decode(buf)
-            code = proc.wait()
-            if code != 0 or error_lines(proc.stderr):
-                raise MovieFormatError(
-                    f"{self.path}: FFmpeg failed decoding frames {start}..{start + count - 1} "
-                    f"(exit status {code})" + _said(proc.stderr)
-                )
 
     def _index(self, index: int) -> int:
         n = len(self)
@@ -497,7 +517,7 @@ class _GrayLayout:
         meta = self.meta
         picture = np.frombuffer(buf, self._dtype).reshape(self._shape)
         pixels = codec.from_picture(picture, meta.n_components, meta.grid_shape)
-        return codec.dequantize(np.ascontiguousarray(pixels), meta.vmin, meta.vmax, meta.bits)
+        return codec.dequantize(pixels, meta.vmin, meta.vmax, meta.bits)
 
 
 def _open_layout(stream: StreamInfo) -> tuple[MovieMeta, Any]:

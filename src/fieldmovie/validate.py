@@ -56,7 +56,10 @@ class ValidationReport:
             "components": self.components,
             "grid_shape": self.grid_shape,
             "bits": self.bits,
-            "time_range": self.time_range,
+            # strict JSON: a non-finite time (itself a problem) is written as a string
+            "time_range": None
+            if self.time_range is None
+            else [t if math.isfinite(t) else repr(t) for t in self.time_range],
             "clipped": self.clipped,
             "segments": self.segments,
         }
