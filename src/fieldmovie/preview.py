@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ._ffmpeg import FFmpegError, ffmpeg_executable, open_process
+from .analysis import _per_component
 from .atomic import atomic_path
 
 __all__ = [
@@ -183,15 +184,6 @@ def _lut(cmap: str) -> np.ndarray:
     table[256] = 128
     table.flags.writeable = False
     return table
-
-
-def _per_component(values: float | Sequence[float], n: int, what: str) -> list[float]:
-    if isinstance(values, numbers.Real):
-        return [float(values)] * n
-    out = [float(v) for v in values]
-    if len(out) != n:
-        raise ValueError(f"{what} has {len(out)} values for {n} components")
-    return out
 
 
 def _picture(field: np.ndarray) -> np.ndarray:
