@@ -376,6 +376,37 @@ def test_resume_after_sigkill(tmp_path, resume_reference, orphans):
         assert np.array_equal(frames, ref_frames), point
 
 
+@pytest.mark.slow
+def test_resume_after_ctrl_c(tmp_path, resume_reference):
+    """Ctrl-C (SIGINT to the foreground process group) mid-run, then a plain ``snakemake``."""
+    write_config(tmp_path, {RESUME: RESUME_SWEEP})
+    targets = movie_targets(RESUME, RESUME_POINTS)
+    interrupted = BackgroundSnakemake(tmp_path, *targets, env=SLEEP)
+    try:
+        _wait_until_mid_run(tmp_path, interrupted.proc)
+        os.killpg(interrupted.pgid, signal.SIGINT)
+        interrupted.proc.wait(timeout=120)
+        assert not wait_for_group_exit(interrupted.pgid, 30)
+    finally:
+        interrupted.cleanup()
+    assert interrupted.proc.returncode != 0
+
+    assert_no_partial_segment_looks_complete(tmp_path)
+    finished = complete_segments(tmp_path)
+    assert finished != ALL_RESUME_SEGMENTS, "the interrupt came after the last segment"
+    finished_ids = file_ids(
+        f for point, k in finished for f in segment_files(tmp_path, RESUME, point, k)
+    )
+    resumed = run_snakemake(tmp_path, *targets)  # no --unlock, no --rerun-incomplete
+    assert resumed.segments_run() == ALL_RESUME_SEGMENTS - finished, resumed.describe()
+    assert file_ids(finished_ids) == finished_ids, "finished segments were recomputed"
+    reference = resume_reference()
+    for point in RESUME_POINTS:
+        frames, times = decode(point_dir(tmp_path, RESUME, point) / "movie.mkv")
+        assert np.array_equal(times, reference[point][1])
+        assert np.array_equal(frames, reference[point][0]), point
+
+
 # -- dry run of a big sweep ------------------------------------------------------------------
 def test_dry_run_of_1000_segments(tmp_path, record_property):
     sweep = {
