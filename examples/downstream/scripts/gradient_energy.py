@@ -13,7 +13,8 @@ with open(snakemake.log[0], "w") as log, open(snakemake.output.csv, "w", newline
     writer.writerow(["movie", "time", "component", "mean_squared_gradient"])
     for movie, report in zip(snakemake.input.movies, snakemake.input.reports, strict=True):
         reader = open_validated(movie, report)
-        spacing = [length / n for length, n in zip(reader.grid_length, reader.grid_shape)]
+        lengths, shape = reader.grid_length, reader.grid_shape
+        spacing = [length / n for length, n in zip(lengths, shape, strict=True)]
         for t, frame in reader:  # one frame at a time: memory stays bounded
             for name, field in zip(reader.components, frame, strict=True):
                 grads = np.gradient(field, *spacing)
