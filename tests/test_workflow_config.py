@@ -283,3 +283,24 @@ def test_single_parameters_are_named_unnamed_defaults_are_not():
     sweep["parameters"] = {"F": [0.03, 0.04], "k": 0.06}  # k equals the model's default
     names = [p.name for p in load_sweeps({"sweeps": {"gs": sweep}})["gs"].points()]
     assert names == ["F~0.03_k~0.06_seed~0", "F~0.04_k~0.06_seed~0"]
+
+
+def test_user_model_parameter_without_default_must_be_given(tmp_path, monkeypatch):
+    """A user model may declare a parameter with default None: the config must set it."""
+    (tmp_path / "needs_rate.py").write_text(
+        "from fieldmovie.models import BUILTIN_MODELS\n"
+        "class NeedsRate(BUILTIN_MODELS['diffusion']):\n"
+        "    name = 'needs_rate'\n"
+        "    parameters = {'D': None}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sweep = {
+        "model": "needs_rate:NeedsRate",
+        "grid": {"shape": [8]},
+        "time": {"frame_interval": 1.0, "frames_per_segment": 2, "t_end": 2.0},
+        "storage": {"range": {"c": [-1, 1]}},
+    }
+    with pytest.raises(ConfigError, match=r"sweep 'user'.*parameters\.D.*needs a value"):
+        load_sweeps({"sweeps": {"user": sweep}})
+    sweeps = load_sweeps({"sweeps": {"user": {**sweep, "parameters": {"D": 0.5}}}})
+    assert [p.name for p in sweeps["user"].points()] == ["D~0.5_seed~0"]

@@ -246,10 +246,10 @@ class Model:
     """Base class of all models.
 
     Subclasses define the class attributes ``name``, ``components``, ``parameters``
-    (names -> defaults), ``dims`` (supported grid dimensions), optionally
-    ``stochastic`` and ``dt_max``, and implement :meth:`initial_state` plus either
-    :meth:`step` (simplest: one explicit time step; :meth:`advance` then does the
-    validation and step counting) or :meth:`advance` itself.
+    (names -> defaults; ``None`` for a parameter the user must give), ``dims``
+    (supported grid dimensions), optionally ``stochastic`` and ``dt_max``, and implement
+    :meth:`initial_state` plus either :meth:`step` (simplest: one explicit time step;
+    :meth:`advance` then does the validation and step counting) or :meth:`advance` itself.
 
     Instances carry ``grid`` and ``params`` (the full parameter dict with defaults
     filled in, values as ``float``).
@@ -257,7 +257,7 @@ class Model:
 
     name: ClassVar[str]
     components: ClassVar[tuple[str, ...]]
-    parameters: ClassVar[dict[str, float]]
+    parameters: ClassVar[dict[str, float | None]]  # None: no default, the config must set it
     dims: ClassVar[tuple[int, ...]]
     stochastic: ClassVar[bool] = False
     #: Maximum internal time step; may be overridden per instance (e.g. from params).
@@ -292,6 +292,10 @@ class Model:
             )
         params: dict[str, float] = {}
         for key, default in cls.parameters.items():
+            if default is None and key not in given:
+                raise ValueError(
+                    f"model {model_name!r} needs a value for parameter {key!r} (it has no default)"
+                )
             value = given.get(key, default)
             try:
                 fvalue = float(value)
@@ -777,9 +781,10 @@ def _validated_attributes(spec: str, obj: Any) -> dict[str, Any]:
     if not isinstance(parameters, Mapping) or not all(isinstance(k, str) for k in parameters):
         raise fail(f"'parameters' must be a dict of name -> default, got {parameters!r}")
     try:
-        param_defaults = {k: float(v) for k, v in parameters.items()}
+        # None marks a parameter without default: the config must give it
+        param_defaults = {k: None if v is None else float(v) for k, v in parameters.items()}
     except (TypeError, ValueError) as exc:
-        raise fail(f"'parameters' defaults must be numbers, got {parameters!r}") from exc
+        raise fail(f"'parameters' defaults must be numbers or None, got {parameters!r}") from exc
     dims = obj.dims
     try:
         dims_t = tuple(int(d) for d in dims)

@@ -298,7 +298,7 @@ def _load_sweep(name: str, cfg: Mapping[str, Any], results: str) -> Sweep:
         try:
             model_class(grid_obj, combination)
         except (ValueError, TypeError) as exc:
-            named = [k for k in keys if repr(k) in str(exc)] or keys
+            named = [k for k in model_class.parameters if repr(k) in str(exc)] or keys
             where = ", ".join(f"parameters.{k}" for k in named) or "parameters"
             raise _sweep_error(name, where, f"{combination}: {exc}") from None
     return sweep
