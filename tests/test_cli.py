@@ -226,3 +226,46 @@ def test_python_m_fieldmovie(movie, tmp_path):
     )
     assert done.returncode == 2
     assert "nope.mkv" in done.stderr
+
+
+# ------------------------------------------------------------------ preview, snapshots
+
+
+def test_preview_and_snapshots(capsys, movie, tmp_path):
+    path, _, _ = movie
+    mp4 = tmp_path / "p.mp4"
+    code, out, err = run_cli(capsys, "preview", path, "-o", mp4, "--cmap", "magma")
+    assert code == 0, err
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_name,pix_fmt,nb_read_frames", "-of", "json", str(mp4)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert (stream["codec_name"], stream["pix_fmt"], stream["nb_read_frames"]) == (
+        "h264",
+        "yuv420p",
+        "5",
+    )
+    png = tmp_path / "s.png"
+    code, out, err = run_cli(capsys, "snapshots", path, "-o", png, "--count", "3")
+    assert code == 0, err
+    assert png.read_bytes()[:4] == b"\x89PNG" and "3 snapshots" in out
+
+
+def test_preview_unknown_colormap_is_an_error(capsys, movie, tmp_path):
+    path, _, _ = movie
+    code, _, err = run_cli(capsys, "preview", path, "-o", tmp_path / "p.mp4", "--cmap", "nope")
+    assert code == 2 and "nope" in err
+    assert not list(tmp_path.glob("*p.mp4*"))
+
+
+def test_to_xarray(movie):
+    pytest.importorskip("xarray")
+    path, frames, times = movie
+    reader = MovieReader(path)
+    da = reader.to_xarray()
+    assert da.dims == ("time", "component", "x", "y")
+    assert np.array_equal(da["time"].values, times)
+    assert list(da["component"].values) == reader.components
+    assert np.array_equal(da.values, reader.to_array())

@@ -249,19 +249,23 @@ def compute_observables(
     any iterable of ``(t, data)``); only the small rows are kept.
     """
     rows = []
-    for t, data in frames:
-        row = {"time": float(t)}
-        row.update(
-            frame_observables(
-                data,
-                vmin=vmin,
-                vmax=vmax,
-                components=components,
-                grid_length=grid_length,
-                model=model,
-            )
-        )
-        rows.append(row)
+    iterator = iter(frames)
+    try:
+        for t, data in iterator:
+            row = {"time": float(t)}
+            row.update(
+                frame_observables(
+                    data, vmin=vmin, vmax=vmax, components=components,
+                    grid_length=grid_length, model=model,
+                )
+            )  # fmt: skip
+            rows.append(row)
+    finally:
+        # end a generator (a MovieReader stream) now, not at garbage collection, so that
+        # its FFmpeg process is reaped even when a frame raises
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
     columns = ["time"]
     if not rows:  # keep the header so an empty run still gives a well-formed table
         for name in components:

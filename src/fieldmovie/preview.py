@@ -178,7 +178,14 @@ def _lut(cmap: str) -> np.ndarray:
     """257 x 3 uint8 table: 256 colours of ``cmap`` and, last, grey for NaN."""
     import matplotlib
 
-    colors = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3]
+    try:
+        colormap = matplotlib.colormaps[cmap]
+    except KeyError:
+        raise ValueError(
+            f"unknown colormap {cmap!r}; use a matplotlib colormap name such as 'viridis', "
+            "'magma', 'RdBu_r'"
+        ) from None
+    colors = colormap(np.linspace(0.0, 1.0, 256))[:, :3]
     table = np.empty((257, 3), dtype=np.uint8)
     table[:256] = np.rint(colors * 255)
     table[256] = 128
@@ -322,92 +329,100 @@ def write_preview(
     names = list(components)
     iterator = iter(frames)
     try:
-        t0, first = next(iterator)
-    except StopIteration:
-        raise ValueError("write_preview: no frames to encode") from None
-    first = np.asarray(first)
-    if first.ndim < 2 or first.shape[0] != len(names):
-        raise ValueError(
-            f"frame of shape {first.shape} does not match {len(names)} components "
-            "(expected (n_components, *grid_shape))"
-        )
-    frame_shape = first.shape
-    n_comp = len(names)
-    lows = _per_component(vmin, n_comp, "vmin")
-    highs = _per_component(vmax, n_comp, "vmax")
-    stride = _decimation(frame_shape[1:], n_comp)
-    sub = (slice(None),) + (slice(None, None, stride),) * (first.ndim - 1)
-    probe = colormap_frame(first[sub], lows, highs, cmap)
-    pic_h = probe.shape[0]
-    pic_w = (probe.shape[1] - GAP * (n_comp - 1)) // n_comp
-    if scale is None:
-        scale = _auto_scale(pic_h, pic_w, n_comp)
-    scale = int(scale)
-    body = colormap_frame(first[sub], lows, highs, cmap, scale=scale)
-    body_h, body_w = body.shape[:2]
+        try:
+            t0, first = next(iterator)
+        except StopIteration:
+            raise ValueError("write_preview: no frames to encode") from None
+        first = np.asarray(first)
+        if first.ndim < 2 or first.shape[0] != len(names):
+            raise ValueError(
+                f"frame of shape {first.shape} does not match {len(names)} components "
+                "(expected (n_components, *grid_shape))"
+            )
+        frame_shape = first.shape
+        n_comp = len(names)
+        lows = _per_component(vmin, n_comp, "vmin")
+        highs = _per_component(vmax, n_comp, "vmax")
+        stride = _decimation(frame_shape[1:], n_comp)
+        sub = (slice(None),) + (slice(None, None, stride),) * (first.ndim - 1)
+        probe = colormap_frame(first[sub], lows, highs, cmap)
+        pic_h = probe.shape[0]
+        pic_w = (probe.shape[1] - GAP * (n_comp - 1)) // n_comp
+        if scale is None:
+            scale = _auto_scale(pic_h, pic_w, n_comp)
+        scale = int(scale)
+        body = colormap_frame(first[sub], lows, highs, cmap, scale=scale)
+        body_h, body_w = body.shape[:2]
 
-    # header: the time, then the component names; the font grows with the picture
-    font = max(2, min(3, body_h // 128))
-    line_h = (GLYPH_HEIGHT + 3) * font + 2
-    header_h = 2 * line_h if labels else 0
-    height = header_h + body_h
-    width = max(body_w, len(_format_time(-1.23456e-10)) * 6 * font + 8) if labels else body_w
-    height += height % 2
-    width += width % 2
-    canvas = np.zeros((height, width, 3), dtype=np.uint8)
-    name_row = np.zeros((line_h if labels else 0, width, 3), dtype=np.uint8)
-    if labels:  # drawn once: the names do not change
-        panel_w = pic_w * scale
-        for c, name in enumerate(names):
-            fit = max(1, (panel_w + 1) // (6 * font))
-            text = name if len(name) <= fit else name[: max(fit - 1, 1)] + "."
-            text_w = len(text) * 6 * font - font
-            x = c * (panel_w + GAP) + max(0, (panel_w - text_w) // 2)
-            _draw_text(name_row, text, x, (line_h - GLYPH_HEIGHT * font) // 2, font)
+        # header: the time, then the component names; the font grows with the picture
+        font = max(2, min(3, body_h // 128))
+        line_h = (GLYPH_HEIGHT + 3) * font + 2
+        header_h = 2 * line_h if labels else 0
+        height = header_h + body_h
+        width = max(body_w, len(_format_time(-1.23456e-10)) * 6 * font + 8) if labels else body_w
+        height += height % 2
+        width += width % 2
+        canvas = np.zeros((height, width, 3), dtype=np.uint8)
+        name_row = np.zeros((line_h if labels else 0, width, 3), dtype=np.uint8)
+        if labels:  # drawn once: the names do not change
+            panel_w = pic_w * scale
+            for c, name in enumerate(names):
+                fit = max(1, (panel_w + 1) // (6 * font))
+                text = name if len(name) <= fit else name[: max(fit - 1, 1)] + "."
+                text_w = len(text) * 6 * font - font
+                x = c * (panel_w + GAP) + max(0, (panel_w - text_w) // 2)
+                _draw_text(name_row, text, x, (line_h - GLYPH_HEIGHT * font) // 2, font)
 
-    def picture(t: float, data: np.ndarray) -> bytes:
-        data = np.asarray(data)
-        if data.shape != frame_shape:
-            raise ValueError(f"frame at t={t} has shape {data.shape}, expected {frame_shape}")
-        canvas.fill(0)
-        canvas[header_h : header_h + body_h, :body_w] = colormap_frame(
-            data[sub], lows, highs, cmap, scale=scale
-        )
-        if labels:
-            _draw_text(canvas, _format_time(float(t)), 4, (line_h - GLYPH_HEIGHT * font) // 2, font)
-            canvas[line_h:header_h] = name_row
-        return canvas.tobytes()
+        def picture(t: float, data: np.ndarray) -> bytes:
+            data = np.asarray(data)
+            if data.shape != frame_shape:
+                raise ValueError(f"frame at t={t} has shape {data.shape}, expected {frame_shape}")
+            canvas.fill(0)
+            canvas[header_h : header_h + body_h, :body_w] = colormap_frame(
+                data[sub], lows, highs, cmap, scale=scale
+            )
+            if labels:
+                top = (line_h - GLYPH_HEIGHT * font) // 2
+                _draw_text(canvas, _format_time(float(t)), 4, top, font)
+                canvas[line_h:header_h] = name_row
+            return canvas.tobytes()
 
-    args = [
-        ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-        "-framerate", f"{fps:g}", "-i", "pipe:0",
-        "-an", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-color_range", "tv", "-movflags", "+faststart", "-f", "mp4",
-    ]  # fmt: skip
-    count = 0
-    with atomic_path(output) as tmp:
-        with open_process([*args, str(tmp)], stdin=True) as proc:
-            broken = False
-            try:
-                proc.stdin.write(picture(t0, first))
-                count = 1
-                for t, data in iterator:
-                    frame = picture(t, data)
-                    proc.stdin.write(frame)
-                    count += 1
-            except BrokenPipeError:
-                broken = True
-            code = proc.wait()
-            if code != 0 or broken:
-                raise FFmpegError(
-                    f"ffmpeg failed writing the preview {output} (exit status {code}"
-                    f"{', stopped reading its input' if broken else ''})",
-                    proc.stderr,
-                )
-    return count
+        args = [
+            ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+            "-framerate", f"{fps:g}", "-i", "pipe:0",
+            "-an", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+            "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+            "-color_range", "tv", "-movflags", "+faststart", "-f", "mp4",
+        ]  # fmt: skip
+        count = 0
+        with atomic_path(output) as tmp:
+            with open_process([*args, str(tmp)], stdin=True) as proc:
+                broken = False
+                try:
+                    proc.stdin.write(picture(t0, first))
+                    count = 1
+                    for t, data in iterator:
+                        frame = picture(t, data)
+                        proc.stdin.write(frame)
+                        count += 1
+                except BrokenPipeError:
+                    broken = True
+                code = proc.wait()
+                if code != 0 or broken:
+                    raise FFmpegError(
+                        f"ffmpeg failed writing the preview {output} (exit status {code}"
+                        f"{', stopped reading its input' if broken else ''})",
+                        proc.stderr,
+                    )
+        return count
+    finally:
+        # a generator (e.g. a MovieReader stream) must end now, not at garbage collection,
+        # so that its FFmpeg process is reaped even when we stop early
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 # -- snapshots -----------------------------------------------------------------------------
