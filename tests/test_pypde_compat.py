@@ -70,3 +70,11 @@ def test_pypde_len_bug_not_reproduced():
 def test_pypde_movie_validates():
     report = validate_movie(DATA / "scalar2d_16bit.avi")
     assert report.ok, report.problems
+
+
+def test_pypde_movies_validate():
+    """py-pde movies pass validation, including those whose times come from t_start/dt."""
+    for movie in sorted(p for p in DATA.iterdir() if p.suffix in (".mkv", ".avi", ".mov")):
+        report = validate_movie(movie)
+        assert report.ok, (movie, report.problems)
+        assert report.frames == len(MovieReader(movie))

@@ -136,12 +136,13 @@ def validate_movie(
         report.bits = meta.bits
         if meta.clipped is not None:
             report.clipped = dict(zip(meta.components, meta.clipped, strict=True))
-    try:
-        times = read_times(times_path(path))
-    except MovieFormatError as exc:
-        if reader is not None:
-            problems.append(str(exc))
-        times = None
+    if reader is not None:  # its times (py-pde movies may define them by t_start and dt)
+        times: list[float] | None = [float(t) for t in reader.times]
+    else:
+        try:
+            times = read_times(times_path(path))
+        except MovieFormatError:
+            times = None  # the reader's error above already says so
     if times is not None:
         report.expected_frames = len(times)
         if times:
