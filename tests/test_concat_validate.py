@@ -14,6 +14,7 @@ from conftest import wait_for_no_children, write_movie
 from fieldmovie import (
     ClippingWarning,
     MovieReader,
+    MovieWriter,
     SegmentMismatchError,
     ValidationReport,
     concat_movies,
@@ -323,3 +324,19 @@ def test_concat_odd_names_and_thin_grids(tmp_path, make_frames):
     expected = np.concatenate([MovieReader(a).to_array(), MovieReader(b).to_array()])
     assert np.array_equal(MovieReader(out).to_array(), expected)
     assert validate_movie(out, [a, b]).ok
+
+
+@pytest.mark.parametrize("fps", [8, 100])
+def test_many_joined_segments_keep_frame_exact_seeking(tmp_path, fps):
+    """Joins add no timestamp drift: after 25 joins every frame is still found by seeking."""
+    segments = []
+    for s in range(25):
+        path = tmp_path / f"s{s:02d}.mkv"
+        with MovieWriter(path, components=1, grid_shape=(4, 4), vmin=0, vmax=100, fps=fps) as w:
+            for i in (2 * s, 2 * s + 1):
+                w.append(np.full((1, 4, 4), float(i)), float(i))
+        segments.append(path)
+    joined = concat_movies(segments, tmp_path / "joined.mkv")
+    assert validate_movie(joined, segments).ok
+    reader = MovieReader(joined)
+    assert [round(reader[i][0, 0, 0]) for i in (0, 17, 31, 48, 49, -1)] == [0, 17, 31, 48, 49, 49]

@@ -133,7 +133,7 @@ def test_random_access_equals_streamed(tmp_path, make_frames, suffix):
 
 @pytest.mark.parametrize(
     ("suffix", "fps"),
-    [(".mkv", 1), (".mkv", 30), (".avi", 30), (".avi", 7), (".mkv", 250), (".avi", 250)],
+    [(".mkv", 1), (".mkv", 8), (".avi", 8), (".avi", 40), (".mkv", 100), (".avi", 100)],
 )
 def test_random_access_other_frame_rates(tmp_path, suffix, fps):
     """``fps`` is only the nominal container rate: seeking must still find every frame."""
@@ -148,9 +148,9 @@ def test_random_access_other_frame_rates(tmp_path, suffix, fps):
     assert np.array_equal(reader[3:6], data[3:6])
 
 
-@pytest.mark.parametrize("fps", [0, 251, 700, 2.5])
+@pytest.mark.parametrize("fps", [0, 30, 125, 250, 2.5])
 def test_unsupported_frame_rate_is_refused(tmp_path, fps):
-    with pytest.raises(ValueError, match="fps must be an integer from 1 to 250"):
+    with pytest.raises(ValueError, match="fps must be an integer from 1 to 100 that divides 1000"):
         MovieWriter(tmp_path / "m.mkv", components=1, grid_shape=(4,), vmin=0, vmax=1, fps=fps)
 
 

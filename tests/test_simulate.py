@@ -163,8 +163,8 @@ class Chain:
         assert np.array_equal(times, self.decoded[k][1])
         assert np.array_equal(frames, self.decoded[k][0]), f"segment {k} differs"
         if packets:  # the stored packets too, not only the decoded values
-            packets_a, _ = frame_checksums(mine["movie"], decode=False)
-            packets_b, _ = frame_checksums(other["movie"], decode=False)
+            packets_a, _, _ = frame_checksums(mine["movie"], decode=False)
+            packets_b, _, _ = frame_checksums(other["movie"], decode=False)
             assert packets_a == packets_b
         assert_same_state(mine["state_out"], other["state_out"])
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 __all__ = [
     "FFmpegError",
     "FFmpegProcess",
+    "damage_lines",
     "error_lines",
     "ffmpeg_executable",
     "ffprobe_executable",
@@ -80,6 +81,27 @@ def error_lines(stderr: str) -> list[str]:
     for line in stderr.splitlines():
         low = line.lower()
         if any(marker in low for marker in _ERROR_MARKERS):
+            found.append(line.strip())
+    return found
+
+
+#: who reports damaged input: the FFV1 decoder and the demuxers (not the muxers we write to)
+_DAMAGE_SOURCES = ("[ffv1 @", "[matroska", "[avi @", "[mov,", "[concat @")
+
+
+def damage_lines(stderr: str) -> list[str]:
+    """Lines of a decoding FFmpeg's stderr that report damaged input data.
+
+    Complaints of the output side (e.g. the rawvideo muxer about timestamps) are not damage.
+    """
+    found = []
+    for line in stderr.splitlines():
+        low = line.strip().lower()
+        if (
+            low.startswith(_DAMAGE_SOURCES)
+            or "error while decoding" in low
+            or (not low.startswith("[") and any(m in low for m in _ERROR_MARKERS))
+        ):
             found.append(line.strip())
     return found
 

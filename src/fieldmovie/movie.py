@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 
 from . import codec
-from ._ffmpeg import FFmpegError, FFmpegProcess, error_lines, ffmpeg_executable, open_process, run
+from ._ffmpeg import (
+    FFmpegError,
+    FFmpegProcess,
+    damage_lines,
+    error_lines,
+    ffmpeg_executable,
+    open_process,
+    run,
+)
 from .atomic import commit_movie, remove_quietly, temporary_path
 from .metadata import FORMAT_NAME, MovieFormatError, MovieMeta
 from .probe import StreamInfo, container_for, probe, read_times, times_path, write_times
@@ -23,8 +31,9 @@ __all__ = ["ClippingWarning", "MovieReader", "MovieWriter", "open_movie"]
 #: FFV1 encoder options a user may override through ``codec_options``
 CODEC_OPTIONS = ("level", "slices", "slicecrc", "context", "coder")
 DEFAULT_FPS = 25
-#: frame-exact seeking needs a quarter frame to exceed Matroska's millisecond rounding
-MAX_FPS = 250
+#: frame-exact seeking needs timestamps in whole milliseconds; above 100 fps the concat
+#: demuxer's joins drift by a millisecond per segment (measured with FFmpeg 5.1)
+MAX_FPS = 100
 #: the metadata travels as one command-line argument (Linux caps one at 128 KiB)
 MAX_METADATA_BYTES = 64 * 1024
 
@@ -98,8 +107,11 @@ class MovieWriter:
         problem = codec_options and codec.settings_problem(*self.meta.picture_size, settings)
         if problem:
             raise ValueError(f"codec_options {dict(codec_options or {})}: {problem}")
-        if not (isinstance(fps, int) and 1 <= fps <= MAX_FPS):
-            raise ValueError(f"fps must be an integer from 1 to {MAX_FPS}, got {fps!r}")
+        if not (isinstance(fps, int) and 1 <= fps <= MAX_FPS and 1000 % fps == 0):
+            raise ValueError(
+                f"fps must be an integer from 1 to {MAX_FPS} that divides 1000 (so frame "
+                f"timestamps are whole milliseconds), got {fps!r}"
+            )
         self.meta.codec = {**settings, "gop": 1, "fps": fps}
         self.meta.clipped = [0] * self.meta.n_components
         size = len(self.meta.to_json().encode())
@@ -308,6 +320,9 @@ class MovieReader:
                 f"{self.stream.packets} frames; the sidecar does not belong to this movie or "
                 "one of them is truncated"
             )
+        #: nominal frame rate: frame i has the timestamp i / frame_rate (ffprobe's guess of
+        #: the rate is not used: it can be off for short movies)
+        self.frame_rate = Fraction(self.meta.codec.get("fps") or self.stream.frame_rate)
         self.times = np.asarray(times, dtype=np.float64)
         self.times.flags.writeable = False
 
@@ -370,9 +385,9 @@ class MovieReader:
     # -- decoding --------------------------------------------------------------------------
     def _seek_time(self, index: int) -> float:
         # a quarter frame before the frame: FFmpeg rescales (pts - seek point) to the stream
-        # time base with rounding, so half a frame would be ambiguous; a quarter also stays
-        # clear of Matroska's millisecond rounding up to 500 fps
-        return (index - 0.25) / float(self.stream.frame_rate)
+        # time base with rounding, so half a frame would be ambiguous. Frame i is at i/fps
+        # exactly (fps divides 1000, so Matroska's milliseconds and joins add no drift)
+        return (index - 0.25) / float(self.frame_rate)
 
     def _stream(self, start: int, count: int) -> Iterator[np.ndarray]:
         """Decode ``count`` consecutive frames from ``start`` with one FFmpeg process."""
@@ -411,7 +426,7 @@ class MovieReader:
                             f"{self.path}: FFmpeg failed decoding frames {start}..{start + k} "
                             f"(exit status {code})" + _said(proc.stderr)
                         )
-                if error_lines(proc.stderr):
+                if damage_lines(proc.stderr):
                     raise MovieFormatError(
                         f"{self.path}: FFmpeg reported damaged data near frame {start + k}"
                         + _said(proc.stderr)
@@ -541,8 +556,7 @@ def _open_layout(stream: StreamInfo) -> tuple[MovieMeta, Any]:
         )
     if stream.codec_name != "ffv1":
         raise MovieFormatError(f"{path}: video codec is {stream.codec_name!r}, expected 'ffv1'")
-    if stream.frame_rate <= 0:
-        stream.frame_rate = Fraction(meta.codec.get("fps", DEFAULT_FPS))
+    meta.codec.setdefault("fps", DEFAULT_FPS)
     return meta, _GrayLayout(meta)
 
 

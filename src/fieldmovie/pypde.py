@@ -130,7 +130,7 @@ class PyPDELayout:
             info=info,
             grid_length=length,
             periodic=tuple(grid_state["periodic"]) if "periodic" in grid_state else None,
-            codec={"fps": 25},
+            codec={"fps": 25},  # py-pde always writes at FFmpeg's default rawvideo rate
             version=int(obj.get("version", 1)),
             origin="py-pde",
         )
@@ -159,10 +159,6 @@ def open_pypde_layout(stream: StreamInfo) -> tuple[MovieMeta, PyPDELayout]:
     """Metadata and decoder of a py-pde movie; raises MovieFormatError if it is not one."""
     obj = _parse_comment(stream.comment or "", str(stream.path))
     layout = PyPDELayout(stream, obj)
-    if stream.frame_rate <= 0:
-        from fractions import Fraction
-
-        stream.frame_rate = Fraction(25)
     return layout.meta, layout
 
 

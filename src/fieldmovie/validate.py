@@ -7,10 +7,11 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ._ffmpeg import FFmpegError, error_lines, ffmpeg_executable, run
+from ._ffmpeg import FFmpegError, damage_lines, ffmpeg_executable, run
 from .atomic import write_json
 from .metadata import MovieFormatError
 from .movie import MovieReader
@@ -68,26 +69,34 @@ class ValidationReport:
 _MD5_LINE = re.compile(r"^\s*(\d+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+),\s*(\d+),\s*([0-9a-f]{32})")
 
 
-def frame_checksums(path: str | os.PathLike, *, decode: bool = True) -> tuple[list[str], str]:
-    """MD5 of every frame of ``path`` via FFmpeg's framemd5 muxer, and FFmpeg's stderr.
+def frame_checksums(
+    path: str | os.PathLike, *, decode: bool = True
+) -> tuple[list[str], str, list[float]]:
+    """MD5 of every frame of ``path`` via FFmpeg's framemd5 muxer, its stderr, and timestamps.
 
     With ``decode=False`` the checksums are of the stored (compressed) packets, computed
-    without decoding: two files whose packets match are bit-identical streams.
+    without decoding: two files whose packets match are bit-identical streams. The
+    timestamps (seconds) are the packets' presentation times.
     """
     args = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-i", str(path),
             "-map", "0:v:0"]  # fmt: skip
     if not decode:
         args += ["-c", "copy"]
     args += ["-f", "framemd5", "pipe:1"]
-    out = run(args, check=False, what=f"checksums of {path}")
-    sums = []
+    # no time limit: decoding a long 3D movie may take long; FFmpeg ends with its input
+    out = run(args, check=False, timeout=None, what=f"checksums of {path}")
+    sums, pts, tb = [], [], Fraction(1)
     for line in out.stdout.decode("ascii", "replace").splitlines():
+        if line.startswith("#tb 0:"):
+            tb = Fraction(line.split(":", 1)[1].strip())
+            continue
         m = _MD5_LINE.match(line)
         if m:
             sums.append(m.group(6))
+            pts.append(float(int(m.group(3)) * tb))
     if out.returncode != 0:
         raise FFmpegError(f"{path}: FFmpeg failed with status {out.returncode}", out.stderr)
-    return sums, out.stderr
+    return sums, out.stderr, pts
 
 
 _AT_SECONDS = re.compile(r"at (\d+(?:\.\d+)?) seconds")
@@ -158,14 +167,21 @@ def validate_movie(
                 )
                 break
     try:
-        sums, stderr = frame_checksums(path)
+        sums, stderr, _ = frame_checksums(path)
     except FFmpegError as exc:
         problems.append(f"{path}: cannot be decoded: {exc}")
         return report
     report.frames = len(sums)
-    errors = error_lines(stderr)
+    try:  # the stored packets: their timestamps, and checksums to compare with segments
+        packets, _, pts = frame_checksums(path, decode=False)
+    except FFmpegError as exc:
+        problems.append(f"{path}: cannot read packets: {exc}")
+        packets, pts = [], []
+    if reader is not None and reader.meta.origin == "fieldmovie":
+        _check_timestamps(path, reader, pts, problems)
+    errors = damage_lines(stderr)
     if errors:
-        rate = float(reader.stream.frame_rate) if reader is not None else 0.0
+        rate = float(reader.frame_rate) if reader is not None else 0.0
         damaged = _damaged_frames(errors, rate)
         where = f"frame(s) {damaged[:20]}" if damaged else f"after frame {len(sums) - 1}"
         problems.append(f"{path}: FFmpeg reported damaged data ({where}): " + "; ".join(errors[:5]))
@@ -175,28 +191,38 @@ def validate_movie(
         )
     if segments is not None:
         report.segments = [str(s) for s in segments]
-        _compare_with_segments(path, segments, times, problems)
+        _compare_with_segments(path, segments, times, packets, problems)
     return report
+
+
+def _check_timestamps(
+    path: Path, reader: MovieReader, pts: list[float], problems: list[str]
+) -> None:
+    """Frame i must sit at i / fps: seeking (``reader[i]``) relies on it."""
+    step = 1 / float(reader.frame_rate)
+    for i, t in enumerate(pts):
+        if abs(t - i * step) > 0.2 * step:
+            problems.append(
+                f"{path}: frame {i} has the timestamp {t:.4f} s, expected {i * step:.4f} s "
+                f"(frame {i} at {reader.frame_rate} fps); seeking would find the wrong frame"
+            )
+            return
 
 
 def _compare_with_segments(
     path: Path,
     segments: Sequence[str | os.PathLike],
     times: list[float] | None,
+    joined: list[str],
     problems: list[str],
 ) -> None:
     """The joined movie must hold the segments' packets and times, in order."""
-    try:
-        joined, _ = frame_checksums(path, decode=False)
-    except FFmpegError as exc:
-        problems.append(f"{path}: cannot read packets: {exc}")
-        return
     expected: list[str] = []
     expected_times: list[float] = []
     owner: list[tuple[str, int]] = []
     for seg in segments:
         try:
-            sums, _ = frame_checksums(seg, decode=False)
+            sums, _, _ = frame_checksums(seg, decode=False)
             probe(seg, count_packets=False)
             seg_times = read_times(times_path(seg))
         except (FFmpegError, MovieFormatError, FileNotFoundError) as exc:
