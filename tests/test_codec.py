@@ -153,6 +153,7 @@ def expected_pixel_position(c, idx, grid_shape):
 LAYOUT_CASES = [
     # grid_shape, n_components, bits
     ((6,), 3, 8),
+    ((9,), 1, 16),
     ((1,), 2, 10),
     ((5, 3), 3, 8),
     ((4, 7), 2, 16),
@@ -192,11 +193,14 @@ def test_raw_video_layout_matches_documentation(tmp_path, grid_shape, n_componen
         assert (width, height) == (grid_shape[0], n_components * grid_shape[1])
     else:
         assert (width, height) == (grid_shape[0], n_components * grid_shape[1] * grid_shape[2])
-    assert (stream["width"], stream["height"]) == (width, height)
+    # stored: a 1 px high or wide picture has that row/column twice (CRC-protected slices)
+    stored_w, stored_h = max(width, 2), max(height, 2)
+    assert codec.stored_size(grid_shape, n_components) == (stored_w, stored_h)
+    assert (stream["width"], stream["height"]) == (stored_w, stored_h)
     assert stream["codec_name"] == "ffv1"
     assert stream["pix_fmt"] == codec.PIXEL_FORMATS[bits]
 
-    pictures = raw_pictures(path, codec.PIXEL_FORMATS[bits], width, height)
+    pictures = raw_pictures(path, codec.PIXEL_FORMATS[bits], stored_w, stored_h)
     assert pictures.shape[0] == 2
     for f, frame in enumerate(frames):
         expected = np.zeros((height, width), dtype=np.int64)
@@ -204,7 +208,9 @@ def test_raw_video_layout_matches_documentation(tmp_path, grid_shape, n_componen
             for idx in np.ndindex(*grid_shape):
                 row, col = expected_pixel_position(c, idx, grid_shape)
                 expected[row, col] = frame[(c, *idx)]
-        assert np.array_equal(pictures[f].astype(np.int64), expected), f"frame {f}"
+        stored = pictures[f].astype(np.int64)
+        assert np.array_equal(stored[:height, :width], expected), f"frame {f}"
+        assert np.array_equal(stored, np.tile(expected, (stored_h // height, stored_w // width)))
 
     # and the reader turns them back into exactly those integers
     assert np.array_equal(MovieReader(path).to_array(), frames)
@@ -217,7 +223,7 @@ def test_quantization_in_a_real_movie(tmp_path):
     path = tmp_path / "q.mkv"
     with MovieWriter(path, components=1, grid_shape=(5,), vmin=vmin, vmax=vmax, bits=8) as w:
         w.append(np.array([values]), 0.0)
-    picture = raw_pictures(path, "gray", 5, 1)[0, 0]
+    picture = raw_pictures(path, "gray", 5, 2)[0, 0]  # one component: the row is stored twice
     assert picture.tolist() == [0, 0, 1, 100, 255]
     decoded = MovieReader(path)[0][0]
     assert np.all(np.abs(decoded - values) <= 0.5 * step * (1 + 1e-9))

@@ -340,3 +340,22 @@ def test_many_joined_segments_keep_frame_exact_seeking(tmp_path, fps):
     assert validate_movie(joined, segments).ok
     reader = MovieReader(joined)
     assert [round(reader[i][0, 0, 0]) for i in (0, 17, 31, 48, 49, -1)] == [0, 17, 31, 48, 49, 49]
+
+
+@pytest.mark.parametrize("grid_shape", [(200,), (1, 50)])
+def test_corruption_of_one_pixel_high_or_wide_movies_is_detected(tmp_path, grid_shape):
+    """A 1D single-component field is a 1 px high picture: stored twice, CRC-protected."""
+    path = tmp_path / "thin.mkv"
+    x = np.linspace(0, 1, int(np.prod(grid_shape))).reshape(grid_shape)
+    with MovieWriter(path, components=1, grid_shape=grid_shape, vmin=0, vmax=1) as w:
+        for i in range(20):
+            w.append((x + 0.01 * i) % 1.0, float(i))
+    assert MovieReader(path).meta.codec["level"] == 3
+    data = bytearray(path.read_bytes())
+    for offset in (len(data) // 2, len(data) // 2 + 7, len(data) // 2 + 13):
+        data[offset] ^= 0x5A
+    bad = tmp_path / "bad.mkv"
+    bad.write_bytes(bytes(data))
+    (tmp_path / "bad.mkv.times").write_text((tmp_path / "thin.mkv.times").read_text())
+    report = validate_movie(bad)
+    assert not report.ok and "damaged" in " ".join(report.problems), report.problems

@@ -26,6 +26,9 @@ __all__ = [
     "encoder_settings",
     "frame_size",
     "from_picture",
+    "pad_picture",
+    "stored_size",
+    "unpad_picture",
     "quantize",
     "to_picture",
 ]
@@ -51,13 +54,46 @@ def frame_size(grid_shape: Sequence[int], n_components: int) -> tuple[int, int]:
     raise ValueError(f"grid_shape {tuple(grid_shape)} has {len(grid_shape)} axes; allowed: 1-3")
 
 
+def stored_size(grid_shape: Sequence[int], n_components: int) -> tuple[int, int]:
+    """(width, height) of the picture as stored: :func:`frame_size`, 1 px sides doubled.
+
+    FFV1 at level 3 cannot code slices 1 px high or wide (FFmpeg 5.1 silently decodes
+    zeros), and level 1 has no slice CRC. So a picture 1 px high (one 1D component) or wide
+    (a grid of size 1 along x) is stored with that row or column twice: it stays
+    CRC-protected, and the copy is compared on reading.
+    """
+    width, height = frame_size(grid_shape, n_components)
+    return max(width, 2), max(height, 2)
+
+
+def pad_picture(picture: np.ndarray) -> np.ndarray:
+    """The stored picture: a 1 px high or wide picture with its row/column repeated."""
+    if picture.shape[0] == 1:
+        picture = np.repeat(picture, 2, axis=0)
+    if picture.shape[1] == 1:
+        picture = np.repeat(picture, 2, axis=1)
+    return picture
+
+
+def unpad_picture(picture: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Inverse of :func:`pad_picture`; ValueError when a repeated row/column differs."""
+    if picture.shape == (height, width):
+        return picture
+    if height == 1 and not np.array_equal(picture[0], picture[1]):
+        raise ValueError("the repeated row of a 1 px high picture differs: damaged data")
+    if width == 1 and not np.array_equal(picture[:, 0], picture[:, 1]):
+        raise ValueError("the repeated column of a 1 px wide picture differs: damaged data")
+    return picture[:height, :width]
+
+
 def encoder_settings(width: int, height: int) -> dict[str, int]:
-    """FFV1 level and slice count that round-trip a picture of this size exactly.
+    """FFV1 settings that round-trip a stored picture of this size exactly.
 
     FFmpeg 5.1 refuses ``-slices 4`` below 3 px on a side and, at ``-level 3``, silently
-    decodes zeros for any slice only 1 px high or wide. So: 4 slices (CRC-protected, threaded)
-    from 3x3 up, a single CRC-protected slice at 2 px, and level 1 (no slice CRC) for pictures
-    1 px high or wide; the checksums of validation still cover those.
+    decodes zeros for slices only 1 px high or wide. So: 4 slices (CRC-protected,
+    threaded) from 3x3 up and a single CRC-protected slice at 2 px. Stored pictures are at
+    least 2x2 (:func:`stored_size`); level 1 (no slice CRC) is left for 1 px pictures that
+    only a user's own layout could produce.
     """
     side = min(width, height)
     if side >= 3:
@@ -101,12 +137,14 @@ def settings_problem(width: int, height: int, settings: dict[str, int]) -> str |
     if grid is None:
         return f"FFV1 cannot split a {width}x{height} picture into {slices} slices"
     h, v = grid
-    if width // h < 2 or height // v < 2:
-        return (
-            f"{slices} slices ({h}x{v}) on a {width}x{height} picture make slices under 2 px, "
-            "which FFmpeg 5.1 decodes as zeros"
-        )
-    return None
+    # measured: slices of at least 2 px round-trip; so does the 2x2 grid from 3 px up (its
+    # slices are 1 and 2 px); any grid on a 2 px side decodes zeros
+    if (width // h >= 2 and height // v >= 2) or (h, v) == (2, 2) and min(width, height) >= 3:
+        return None
+    return (
+        f"{slices} slices ({h}x{v}) on a {width}x{height} picture make slices under 2 px, "
+        "which FFmpeg 5.1 decodes as zeros"
+    )
 
 
 def to_picture(pixels: np.ndarray) -> np.ndarray:

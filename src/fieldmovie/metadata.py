@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import BIT_DEPTHS, PIXEL_FORMATS, frame_size
+from .codec import BIT_DEPTHS, PIXEL_FORMATS, stored_size
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MovieFormatError", "MovieMeta"]
 
@@ -148,8 +148,8 @@ class MovieMeta:
 
     @property
     def picture_size(self) -> tuple[int, int]:
-        """(width, height) of the picture of one frame."""
-        return frame_size(self.grid_shape, self.n_components)
+        """(width, height) of the stored picture of one frame (1 px sides doubled)."""
+        return stored_size(self.grid_shape, self.n_components)
 
     # -- JSON ------------------------------------------------------------------------------
     def to_json(self) -> str:

@@ -104,7 +104,7 @@ class MovieWriter:
             if key not in CODEC_OPTIONS:
                 raise ValueError(f"codec_options: unknown option {key!r}; allowed: {CODEC_OPTIONS}")
             settings[key] = int(value)
-        problem = codec_options and codec.settings_problem(*self.meta.picture_size, settings)
+        problem = codec.settings_problem(*self.meta.picture_size, settings)
         if problem:
             raise ValueError(f"codec_options {dict(codec_options or {})}: {problem}")
         if not (isinstance(fps, int) and 1 <= fps <= MAX_FPS and 1000 % fps == 0):
@@ -219,7 +219,8 @@ class MovieWriter:
                 self._encoder_args(self._tmp), stdin=True, stdout=False, bufsize=-1
             )
         try:
-            self._proc.stdin.write(np.ascontiguousarray(codec.to_picture(pixels)).data)
+            picture = codec.pad_picture(codec.to_picture(pixels))
+            self._proc.stdin.write(np.ascontiguousarray(picture).data)
         except (BrokenPipeError, OSError):
             self._proc.wait()
             raise FFmpegError(
@@ -431,7 +432,11 @@ class MovieReader:
                         f"{self.path}: FFmpeg reported damaged data near frame {start + k}"
                         + _said(proc.stderr)
                     )
-                yield layout.decode(buf)
+                try:
+                    frame = layout.decode(buf)
+                except ValueError as exc:
+                    raise MovieFormatError(f"{self.path}: frame {start + k}: {exc}") from None
+                yield frame
 
     def _index(self, index: int) -> int:
         n = len(self)
@@ -526,11 +531,13 @@ class _GrayLayout:
         width, height = meta.picture_size
         self._dtype = codec.pixel_dtype(meta.bits)
         self._shape = (height, width)
+        self._field_size = codec.frame_size(meta.grid_shape, meta.n_components)
         self.frame_bytes = width * height * self._dtype.itemsize
 
     def decode(self, buf: bytearray) -> np.ndarray:
         meta = self.meta
         picture = np.frombuffer(buf, self._dtype).reshape(self._shape)
+        picture = codec.unpad_picture(picture, *self._field_size)  # ValueError if damaged
         pixels = codec.from_picture(picture, meta.n_components, meta.grid_shape)
         return codec.dequantize(pixels, meta.vmin, meta.vmax, meta.bits)
 
