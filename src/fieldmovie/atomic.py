@@ -6,6 +6,8 @@ import glob
 import json
 import os
 import secrets
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,18 +94,35 @@ def commit_movie(
     """Move a finished movie and its ``.times`` into place, the movie last.
 
     If a rename fails, the previous movie and ``.times`` (if any) are left as they were.
+    SIGTERM and SIGINT are held back during the renames (in the main thread), so a job
+    stopped by Snakemake cannot leave a movie paired with the wrong ``.times``.
     """
-    backup = None
-    if os.path.exists(times):
-        backup = temporary_path(times)
-        os.replace(times, backup)
+    blocked = _block_signals()
     try:
-        os.replace(times_tmp, times)
-        os.replace(movie_tmp, movie)
-    except BaseException:
-        if backup is not None:
-            os.replace(backup, times)
-        else:
-            remove_quietly(times)
-        raise
-    remove_quietly(backup)
+        backup = None
+        try:
+            if os.path.exists(times):
+                backup = temporary_path(times)
+                os.replace(times, backup)
+            os.replace(times_tmp, times)
+            os.replace(movie_tmp, movie)
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, times)
+            else:
+                remove_quietly(times)
+            raise
+        remove_quietly(backup)
+    finally:
+        _restore_signals(blocked)
+
+
+def _block_signals() -> set[int] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+
+def _restore_signals(previous: set[int] | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -127,16 +127,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     from .movie import MovieReader
-    from .preview import snapshot_indices, write_snapshots
+    from .preview import write_movie_snapshots
 
     reader = MovieReader(args.movie)
-    indices = snapshot_indices(len(reader), args.count)
-    frames = list(zip(reader.times[indices], reader.read_frames(indices), strict=True))
-    write_snapshots(
-        frames, args.output, vmin=reader.vmin, vmax=reader.vmax,
-        components=reader.components, cmap=args.cmap,
-    )  # fmt: skip
-    print(f"{args.output}: {len(indices)} snapshots")
+    write_movie_snapshots(reader, args.output, count=args.count, cmap=args.cmap)
+    print(f"{args.output}: {min(args.count, len(reader))} snapshots")
     return 0
 
 

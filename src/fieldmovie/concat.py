@@ -87,6 +87,7 @@ def concat_movies(
                 "-map", "0:v:0", "-c", "copy", "-map_metadata", "-1",
                 "-metadata", f"comment={meta.to_json()}", "-f", container, str(tmp),
             ],
+            timeout=None,  # a stream copy of any length; FFmpeg ends with its input
             what=f"joining {len(readers)} segments into {output}",
         )  # fmt: skip
         joined = probe(tmp)

@@ -282,8 +282,12 @@ def _rewrite_metadata(path: Path, meta: MovieMeta, container: str) -> None:
                 "-map", "0", "-c", "copy", "-metadata", f"comment={meta.to_json()}",
                 "-f", container, str(tmp),
             ],
+            timeout=None,
             what=str(path),
         )  # fmt: skip
+        before, after = probe(path).packets, probe(tmp).packets
+        if after != before:
+            raise FFmpegError(f"{path}: rewriting the metadata kept {after} of {before} frames")
         os.replace(tmp, path)
     except BaseException:
         remove_quietly(tmp)

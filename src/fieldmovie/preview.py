@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -529,3 +530,22 @@ def write_snapshots(
     with atomic_path(output_png) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return output_png
+
+
+def write_movie_snapshots(
+    reader: Any, output: str | os.PathLike, *, count: int = 6, cmap: str = "viridis"
+) -> Path:
+    """Snapshots of a :class:`~fieldmovie.movie.MovieReader`: ``count`` frames evenly spaced
+    across the run, decoded by seeking (not the whole movie)."""
+    indices = snapshot_indices(len(reader), count)
+    info = reader.info
+    return write_snapshots(
+        list(zip(reader.times[indices], reader.read_frames(indices), strict=True)),
+        output,
+        vmin=reader.vmin,
+        vmax=reader.vmax,
+        components=reader.components,
+        cmap=cmap,
+        grid_length=reader.grid_length,
+        title=f"{info.get('sweep', '')} {info.get('point', '')}".strip() or None,
+    )

@@ -67,11 +67,14 @@ def _where(settings: Mapping[str, Any], k: int) -> str:
 
 def load_state(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any], float, dict]:
     """Read a saved state: (state array, generator state, time, settings)."""
-    with np.load(path, allow_pickle=False) as npz:
-        state = np.array(npz["state"], dtype=np.float64)
-        rng_state = json.loads(str(npz["rng_state"]))
-        t = float(npz["t"])
-        settings = json.loads(str(npz["settings"]))
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            state = np.array(npz["state"], dtype=np.float64)
+            rng_state = json.loads(str(npz["rng_state"]))
+            t = float(npz["t"])
+            settings = json.loads(str(npz["settings"]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise SimulationError(f"saved state {path} cannot be read: {exc}") from None
     return state, rng_state, t, settings
 
 

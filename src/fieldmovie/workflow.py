@@ -325,11 +325,11 @@ def coerce_numbers(obj: Any) -> Any:
 
 
 def check_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
-    """Check ``config`` against the JSON schema, fill in defaults (in place) and return it.
+    """Check ``config`` against the JSON schema and return it.
 
     Exponent numbers are converted first; a schema violation raises :class:`ConfigError`
     naming the key as a dotted path (``sweeps.gray_scott.time.t_end``) instead of a dump
-    of the schema.
+    of the schema. Defaults are filled in by Snakemake's ``validate`` afterwards.
     """
     import jsonschema
     import yaml
@@ -365,8 +365,3 @@ def load_sweeps(config: Mapping[str, Any]) -> dict[str, Sweep]:
 def sweep_points(config: Mapping[str, Any], sweep: str) -> list[Point]:
     """Points of one sweep of a config (for a user's rule)."""
     return load_sweeps(config)[sweep].points()
-
-
-def results_path(*parts: str | Path) -> str:
-    """Join path parts with ``/`` (paths in rules are strings)."""
-    return "/".join(str(p) for p in parts)

@@ -23,7 +23,7 @@ def sweep_observables(wildcards):
     return [f"{sweep.point_dir(p)}/observables.csv" for p in sweep.points()]
 
 
-def sweep_points(wildcards):
+def summary_points(wildcards):
     """Parameters and seed of each point of a sweep, in the order of sweep_observables."""
     sweep = SWEEPS[wildcards.sweep]
     return [{"point": p.name, "parameters": p.parameters, "seed": p.seed} for p in sweep.points()]
@@ -117,7 +117,7 @@ rule summary:
             labels={"sweep": "{sweep}", "figure": "summary"},
         ),
     params:
-        points=sweep_points,
+        points=summary_points,
         swept=lambda wildcards: SWEEPS[wildcards.sweep].swept_parameters,
     log:
         "logs/{sweep}/summary.log",
