@@ -688,3 +688,15 @@ def test_writer_survives_signals_during_write(tmp_path, rng):
     reader = MovieReader(tmp_path / "sig.mkv")
     assert len(reader) == 4
     assert np.abs(reader[-1] - frames[-1]).max() <= half_step(16)
+
+
+def test_context_manager_ends_unfinished_iterations(tmp_path):
+    """A held, unfinished iterator keeps FFmpeg alive until the reader's block ends."""
+    frames = np.random.default_rng(1).random((6, 1, 8, 8))
+    path = write_movie(tmp_path / "m.mkv", frames)
+    with MovieReader(path) as reader:
+        stream = iter(reader)
+        next(stream)
+        assert child_processes(), "expected a running FFmpeg while the iterator is open"
+    assert wait_for_no_children() == []
+    del stream

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -303,6 +304,11 @@ class MovieReader:
     streaming FFmpeg process; :meth:`to_array` returns all frames. Frames have shape
     ``(n_components, *grid_shape)`` and dtype float64; every returned array is new.
 
+    Damage that FFmpeg reports while decoding raises :class:`MovieFormatError`, but a
+    streamed frame may be handed out before FFmpeg's message about it arrives; only
+    :func:`fieldmovie.validate_movie` (every frame decoded, all messages read) vouches
+    for a whole movie. Use the reader as a context manager to end unfinished iterations.
+
     Raises:
         FileNotFoundError: the movie does not exist.
         MovieFormatError: the file is not a fieldmovie/py-pde movie, or its ``.times``
@@ -330,6 +336,7 @@ class MovieReader:
         self.frame_rate = Fraction(self.meta.codec.get("fps") or self.stream.frame_rate)
         self.times = np.asarray(times, dtype=np.float64)
         self.times.flags.writeable = False
+        self._open_streams: weakref.WeakSet = weakref.WeakSet()
 
     # -- metadata --------------------------------------------------------------------------
     @property
@@ -385,7 +392,13 @@ class MovieReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.close()
+
+    def close(self) -> None:
+        """End the FFmpeg processes of iterations still open (a reader needs no other
+        clean-up; an unfinished iterator otherwise ends when it is garbage collected)."""
+        for stream in list(self._open_streams):
+            stream.close()
 
     # -- decoding --------------------------------------------------------------------------
     def _seek_time(self, index: int) -> float:
@@ -491,6 +504,11 @@ class MovieReader:
     ) -> Iterator[tuple[float, np.ndarray]]:
         """Stream ``(t, data)`` for frames ``start .. stop-1`` through one FFmpeg process."""
         start, stop, _ = slice(start, stop).indices(len(self))
+        stream = self._timed_stream(start, stop)
+        self._open_streams.add(stream)
+        return stream
+
+    def _timed_stream(self, start: int, stop: int) -> Iterator[tuple[float, np.ndarray]]:
         if stop <= start:
             return
         for i, frame in enumerate(self._stream(start, stop - start), start=start):
