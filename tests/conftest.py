@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,3 +125,21 @@ def movie_factory(tmp_path, make_frames):
         return path, frames, list(times)
 
     return factory
+
+
+def flip_byte_in_frame(path: Path, frame_index: int, n_frames: int | None = None) -> None:
+    """Flip a byte in the middle of the stored frame ``frame_index`` (via packet positions)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries"]
+        + ["packet=pos,size", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    packets = [tuple(map(int, line.split(",")[:2])) for line in out]
+    assert n_frames is None or len(packets) == n_frames
+    size, pos = packets[frame_index]
+    data = bytearray(path.read_bytes())
+    data[pos + size // 2] ^= 0x5A
+    path.write_bytes(bytes(data))

@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import wait_for_no_children, write_movie
+from conftest import flip_byte_in_frame, wait_for_no_children, write_movie
 
 from fieldmovie import (
     ClippingWarning,
@@ -59,21 +59,6 @@ def ffprobe_comment(path) -> dict:
     )
     tags = json.loads(out.stdout)["format"]["tags"]
     return json.loads({k.lower(): v for k, v in tags.items()}["comment"])
-
-
-def flip_byte_in_frame(path, frame_index):
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries"]
-        + ["packet=pos,size", "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
-    size, pos = map(int, out[frame_index].split(",")[:2])
-    data = bytearray(path.read_bytes())
-    data[pos + size // 2] ^= 0x5A
-    path.write_bytes(bytes(data))
 
 
 # ------------------------------------------------------------------ concat

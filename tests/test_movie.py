@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import child_processes, wait_for_no_children, write_movie
+from conftest import child_processes, flip_byte_in_frame, wait_for_no_children, write_movie
 
 from fieldmovie import (
     ClippingWarning,
@@ -477,24 +477,6 @@ def test_truncated_movie(movie_factory):
     with pytest.raises(MovieFormatError):
         reader = MovieReader(path)
         reader.to_array()
-
-
-def flip_byte_in_frame(path, frame_index, n_frames):
-    """Flip a byte in the middle of the stored frame ``frame_index`` (via packet positions)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries"]
-        + ["packet=pos,size", "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
-    packets = [tuple(map(int, line.split(",")[:2])) for line in out]
-    assert len(packets) == n_frames
-    size, pos = packets[frame_index]
-    data = bytearray(path.read_bytes())
-    data[pos + size // 2] ^= 0x5A
-    path.write_bytes(bytes(data))
 
 
 def test_damaged_frame_raises_when_streaming(movie_factory):
