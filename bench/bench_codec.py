@@ -61,7 +61,8 @@ from _common import (  # noqa: E402
     timed,
 )
 
-from fieldmovie import MovieReader, MovieWriter, codec  # noqa: E402
+from fieldmovie import MovieReader, MovieWriter  # noqa: E402
+from fieldmovie.movie import codec  # noqa: E402
 
 VMIN, VMAX, BITS, DT = 0.0, 1.0, 16, 0.1
 COMPONENTS = ["u", "v"]

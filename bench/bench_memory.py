@@ -24,7 +24,7 @@ CHILD = textwrap.dedent(
     """
     import resource, sys
     from fieldmovie import MovieReader
-    from fieldmovie.analysis import write_observables_csv
+    from fieldmovie.analysis.observables import write_observables_csv
     mode, movie, out = sys.argv[1:4]
     reader = MovieReader(movie)
     if mode == "stream":

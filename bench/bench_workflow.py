@@ -7,7 +7,7 @@ Usage (from the main venv)::
 
 What is measured, for the sweeps of ``--config`` (default: the repository's config.yaml):
 
-* **in process**: :func:`fieldmovie.simulate.run_segment` for every segment of every point,
+* **in process**: :func:`fieldmovie.simulation.run_segment` for every segment of every point,
   one after the other in this process (simulation + FFV1 encoding + saved state; the same
   work as the ``simulate_segment`` jobs, without join and validation).
 * **workflow, segments**: ``snakemake --cores N`` from scratch in a temporary directory with
@@ -51,8 +51,8 @@ except ImportError:  # not installed: use the source tree
 
 from _common import machine_info, machine_load, table  # noqa: E402
 
-from fieldmovie.movie import ClippingWarning  # noqa: E402
-from fieldmovie.simulate import run_segment  # noqa: E402
+from fieldmovie.movie.writer import ClippingWarning  # noqa: E402
+from fieldmovie.simulation.segment import run_segment  # noqa: E402
 from fieldmovie.workflow import load_sweeps  # noqa: E402
 
 TARGET_RATIO = 1.25

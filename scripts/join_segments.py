@@ -1,7 +1,7 @@
 """Rule join_segments: join a point's segments with the concat demuxer (no re-encode)."""
 
 from fieldmovie import concat_movies
-from fieldmovie.jobs import job_logging
+from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

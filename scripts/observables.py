@@ -1,8 +1,8 @@
 """Rule observables: stream the validated movie frame by frame into observables.csv."""
 
-from fieldmovie.analysis import write_observables_csv
-from fieldmovie.jobs import job_logging
-from fieldmovie.validate import open_validated
+from fieldmovie.analysis.observables import write_observables_csv
+from fieldmovie.movie.validate import open_validated
+from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

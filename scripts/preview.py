@@ -1,8 +1,8 @@
 """Rule preview: colormapped H.264 preview of the validated movie."""
 
-from fieldmovie.jobs import job_logging
-from fieldmovie.preview import write_preview
-from fieldmovie.validate import open_validated
+from fieldmovie.analysis.preview import write_preview
+from fieldmovie.movie.validate import open_validated
+from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

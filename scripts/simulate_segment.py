@@ -1,7 +1,7 @@
 """Rule simulate_segment: simulate segment k of one point into a movie segment + state."""
 
-from fieldmovie.jobs import job_logging
-from fieldmovie.simulate import run_segment
+from fieldmovie.simulation.segment import run_segment
+from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

@@ -1,8 +1,8 @@
 """Rule snapshots: a PNG grid of frames across the run."""
 
-from fieldmovie.jobs import job_logging
-from fieldmovie.preview import write_movie_snapshots
-from fieldmovie.validate import open_validated
+from fieldmovie.analysis.preview import write_movie_snapshots
+from fieldmovie.movie.validate import open_validated
+from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

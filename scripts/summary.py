@@ -1,7 +1,7 @@
 """Rule summary: per sweep table of final observables and a plot against the parameters."""
 
-from fieldmovie.analysis import write_sweep_summary
-from fieldmovie.jobs import job_logging
+from fieldmovie.analysis.observables import write_sweep_summary
+from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

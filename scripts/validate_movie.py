@@ -1,7 +1,7 @@
 """Rule validate_movie: decode and check the joined movie against its segments."""
 
-from fieldmovie.jobs import job_logging
-from fieldmovie.validate import check_movie
+from fieldmovie.movie.validate import check_movie
+from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

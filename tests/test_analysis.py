@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fieldmovie.analysis import (
+from fieldmovie.analysis.observables import (
     compute_observables,
     final_observables,
     frame_observables,

@@ -8,8 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from fieldmovie import MovieReader, MovieWriter, codec
-from fieldmovie.metadata import MovieMeta
+from fieldmovie import MovieReader, MovieWriter
+from fieldmovie.movie import codec
+from fieldmovie.movie.metadata import MovieMeta
 
 pytestmark = pytest.mark.usefixtures("no_leaked_ffmpeg")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fieldmovie import MovieReader
-from fieldmovie.validate import open_validated
+from fieldmovie.movie.validate import open_validated
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = """\

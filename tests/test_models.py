@@ -1,4 +1,4 @@
-"""Tests for fieldmovie.models: shapes, determinism, exact restart, accuracy, errors."""
+"""Tests for fieldmovie.simulation.models: shapes, determinism, exact restart, accuracy, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from fieldmovie.models import BUILTIN_MODELS, Grid, Model, SpectralOperators, resolve_model
+from fieldmovie.simulation.models import (
+    BUILTIN_MODELS,
+    Grid,
+    Model,
+    SpectralOperators,
+    resolve_model,
+)
 
 # Small grids per dimension (non-square on purpose) with model-appropriate lengths.
 SHAPES = {1: (64,), 2: (24, 20), 3: (10, 12, 8)}
@@ -306,7 +312,7 @@ def test_advance_argument_errors() -> None:
 
 USER_MODULE = '''
 import numpy as np
-from fieldmovie.models import Model
+from fieldmovie.simulation.models import Model
 
 
 class Decay(Model):
@@ -464,7 +470,7 @@ def test_user_model_errors(user_module: str) -> None:
 RESUME_SCRIPT = """
 import json, sys
 import numpy as np
-from fieldmovie.models import Grid, resolve_model
+from fieldmovie.simulation.models import Grid, resolve_model
 
 name, shape, length, t0, t1, state_file, rng_file, out_file = json.loads(sys.argv[1])
 model = resolve_model(name)(Grid(tuple(shape), tuple(length)))

@@ -20,8 +20,8 @@ from fieldmovie import (
     MovieFormatError,
     MovieReader,
     MovieWriter,
-    _ffmpeg,
 )
+from fieldmovie.movie import _ffmpeg
 
 pytestmark = pytest.mark.usefixtures("no_leaked_ffmpeg")
 

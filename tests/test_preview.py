@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fieldmovie import _ffmpeg
-from fieldmovie._ffmpeg import FFmpegError, ffprobe_executable, run
-from fieldmovie.preview import (
+from fieldmovie.analysis.preview import (
     GAP,
     colormap_frame,
     render_text,
@@ -23,6 +21,8 @@ from fieldmovie.preview import (
     write_preview,
     write_snapshots,
 )
+from fieldmovie.movie import _ffmpeg
+from fieldmovie.movie._ffmpeg import FFmpegError, ffprobe_executable, run
 
 needs_ffmpeg = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,

@@ -1,4 +1,4 @@
-"""Segments in process (``fieldmovie.simulate.run_segment``): exact restart, errors.
+"""Segments in process (``fieldmovie.simulation.run_segment``): exact restart, errors.
 
 Segment k holds the frames at ``k*T + i*frame_interval`` and saves the exact state at
 ``(k+1)*T``; a run resumed from any saved state -- also in a fresh process -- must give
@@ -19,15 +19,15 @@ import pytest
 from workflow_helpers import TEST_MODELS, decode, expected_times, hidden_files, subprocess_env
 
 from fieldmovie import MovieWriter
-from fieldmovie.models import Grid, resolve_model
-from fieldmovie.simulate import (
+from fieldmovie.movie.validate import frame_checksums
+from fieldmovie.simulation.models import Grid, resolve_model
+from fieldmovie.simulation.segment import (
     SimulationError,
     load_state,
     run_segment,
     save_state,
     segment_times,
 )
-from fieldmovie.validate import frame_checksums
 from fieldmovie.workflow import load_sweeps
 
 if str(TEST_MODELS) not in sys.path:  # user models
@@ -212,7 +212,7 @@ def test_resume_from_any_saved_state_is_exact(chain, tmp_path, resume_from):
 
 FRESH_PROCESS = """
 import json, sys
-from fieldmovie.simulate import run_segment
+from fieldmovie.simulation.segment import run_segment
 settings, k, movie, state_out, state_in = json.loads(sys.argv[1])
 run_segment(settings, k, movie=movie, state_out=state_out, state_in=state_in)
 """

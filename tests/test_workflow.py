@@ -38,7 +38,7 @@ from workflow_helpers import (
 )
 
 from fieldmovie import MovieReader
-from fieldmovie.simulate import load_state
+from fieldmovie.simulation.segment import load_state
 
 # -- end to end ------------------------------------------------------------------------------
 E2E = "e2e"

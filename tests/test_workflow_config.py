@@ -288,7 +288,7 @@ def test_single_parameters_are_named_unnamed_defaults_are_not():
 def test_user_model_parameter_without_default_must_be_given(tmp_path, monkeypatch):
     """A user model may declare a parameter with default None: the config must set it."""
     (tmp_path / "needs_rate.py").write_text(
-        "from fieldmovie.models import BUILTIN_MODELS\n"
+        "from fieldmovie.simulation.models import BUILTIN_MODELS\n"
         "class NeedsRate(BUILTIN_MODELS['diffusion']):\n"
         "    name = 'needs_rate'\n"
         "    parameters = {'D': None}\n"

@@ -5,13 +5,19 @@ The public contract::
     from fieldmovie import MovieWriter, MovieReader, concat_movies, validate_movie
 """
 
-__version__ = "0.1.0"
-
-from ._ffmpeg import FFmpegError
-from .concat import SegmentMismatchError, concat_movies
-from .metadata import MovieFormatError
-from .movie import ClippingWarning, MovieReader, MovieWriter, open_movie
-from .validate import ValidationReport, validate_movie
+from ._version import __version__
+from .movie import (
+    ClippingWarning,
+    FFmpegError,
+    MovieFormatError,
+    MovieReader,
+    MovieWriter,
+    SegmentMismatchError,
+    ValidationReport,
+    concat_movies,
+    open_movie,
+    validate_movie,
+)
 
 __all__ = [
     "ClippingWarning",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from ._ffmpeg import FFmpegError
-from .atomic import atomic_path
-from .metadata import MovieFormatError
+from ._version import __version__
+from .movie._ffmpeg import FFmpegError
+from .movie.atomic import atomic_path
+from .movie.metadata import MovieFormatError
 
 __all__ = ["main"]
 
@@ -39,7 +39,7 @@ def _frames(spec: str | None, n: int) -> range:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .movie import MovieReader
+    from .movie.reader import MovieReader
 
     reader = MovieReader(args.movie)
     n = len(reader)
@@ -71,7 +71,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import validate_movie
+    from .movie.validate import validate_movie
 
     report = validate_movie(args.movie, segments=args.segments)
     if args.json:
@@ -85,7 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from .movie import MovieReader
+    from .movie.reader import MovieReader
 
     reader = MovieReader(args.movie)
     frames = _frames(args.frames, len(reader))
@@ -105,7 +105,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_concat(args: argparse.Namespace) -> int:
-    from .concat import concat_movies
+    from .movie.concat import concat_movies
 
     out = concat_movies(args.segments, args.output)
     print(f"{out}: joined {len(args.segments)} segments")
@@ -113,8 +113,8 @@ def cmd_concat(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from .movie import MovieReader
-    from .preview import write_preview
+    from .analysis.preview import write_preview
+    from .movie.reader import MovieReader
 
     reader = MovieReader(args.movie)
     write_preview(
@@ -126,8 +126,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
-    from .movie import MovieReader
-    from .preview import write_movie_snapshots
+    from .analysis.preview import write_movie_snapshots
+    from .movie.reader import MovieReader
 
     reader = MovieReader(args.movie)
     write_movie_snapshots(reader, args.output, count=args.count, cmap=args.cmap)

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from fieldmovie.models import Diffusion, Model
+from fieldmovie.simulation.models import Diffusion, Model
 
 SLEEP_ENV = "FIELDMOVIE_TEST_SLEEP"
 

@@ -4,7 +4,7 @@ import csv
 
 import numpy as np
 
-from fieldmovie.validate import open_validated
+from fieldmovie.movie.validate import open_validated
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .codec import BIT_DEPTHS
-from .models import Grid, Model, resolve_model
+from ..movie.codec import BIT_DEPTHS
+from ..simulation.models import Grid, Model, resolve_model
 
 __all__ = ["ConfigError", "Point", "Sweep", "format_value", "load_sweeps", "point_name"]
 

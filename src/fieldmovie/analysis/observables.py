@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from ..movie.atomic import atomic_path
 
 __all__ = [
     "OBSERVABLE_LABELS",

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .atomic import atomic_path, remove_stale_temporaries
+from .._version import __version__
+from ..movie.atomic import atomic_path, remove_stale_temporaries
+from ..movie.probe import times_path
+from ..movie.writer import MovieWriter
 from .models import Grid, Model, resolve_model
-from .movie import MovieWriter
-from .probe import times_path
 
 __all__ = ["SimulationError", "SegmentResult", "load_state", "run_segment", "segment_times"]
 

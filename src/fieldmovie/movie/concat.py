@@ -10,8 +10,8 @@ from typing import Any
 from ._ffmpeg import ffmpeg_executable, run
 from .atomic import commit_movie, remove_quietly, temporary_path
 from .metadata import MovieFormatError
-from .movie import MovieReader
 from .probe import container_for, probe, times_path, write_times
+from .reader import MovieReader
 
 __all__ = ["SegmentMismatchError", "concat_movies"]
 

@@ -15,6 +15,15 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MovieFormatError", "MovieMeta"]
 FORMAT_NAME = "fieldmovie"
 FORMAT_VERSION = 1
 
+#: FFV1 encoder options a user may override through ``codec_options``
+CODEC_OPTIONS = ("level", "slices", "slicecrc", "context", "coder")
+DEFAULT_FPS = 25
+#: frame-exact seeking needs timestamps in whole milliseconds; above 100 fps the concat
+#: demuxer's joins drift by a millisecond per segment (measured with FFmpeg 5.1)
+MAX_FPS = 100
+#: the metadata travels as one command-line argument (Linux caps one at 128 KiB)
+MAX_METADATA_BYTES = 64 * 1024
+
 
 class MovieFormatError(ValueError):
     """A movie, its metadata or its ``.times`` sidecar is missing, damaged or not ours."""

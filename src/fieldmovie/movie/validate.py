@@ -14,8 +14,8 @@ from typing import Any
 from ._ffmpeg import FFmpegError, damage_lines, ffmpeg_executable, run
 from .atomic import write_json
 from .metadata import MovieFormatError
-from .movie import MovieReader
 from .probe import probe, read_times, times_path
+from .reader import MovieReader
 
 __all__ = [
     "ValidationError",

@@ -275,7 +275,9 @@ class Model:
         cls = type(self)
         model_name = getattr(cls, "name", cls.__name__)
         if not isinstance(grid, Grid):
-            raise TypeError(f"model {model_name!r} needs a fieldmovie.models.Grid, got {grid!r}")
+            raise TypeError(
+                f"model {model_name!r} needs a fieldmovie.simulation.Grid, got {grid!r}"
+            )
         if grid.dim not in tuple(cls.dims):
             raise ValueError(
                 f"model {model_name!r} does not support {grid.dim}D grids "

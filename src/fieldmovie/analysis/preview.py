@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ._ffmpeg import FFmpegError, ffmpeg_executable, open_process
-from .analysis import _per_component
-from .atomic import atomic_path
+from ..movie._ffmpeg import FFmpegError, ffmpeg_executable, open_process
+from ..movie.atomic import atomic_path
+from .observables import _per_component
 
 __all__ = [
     "colormap_frame",

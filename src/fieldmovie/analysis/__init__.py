@@ -1,0 +1,1 @@
+"""Analysis of decoded movies: observables, sweep summaries, plots, previews and snapshots."""

@@ -1,0 +1,276 @@
+"""Writing fieldmovie movies: :class:`MovieWriter` (FFV1 encoding, atomic commit)."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import codec
+from ._ffmpeg import FFmpegError, FFmpegProcess, error_lines, ffmpeg_executable, run
+from .atomic import commit_movie, remove_quietly, temporary_path
+from .metadata import CODEC_OPTIONS, DEFAULT_FPS, MAX_FPS, MAX_METADATA_BYTES, MovieMeta
+from .probe import container_for, probe, times_path, write_times
+
+__all__ = ["ClippingWarning", "MovieWriter"]
+
+
+class ClippingWarning(UserWarning):
+    """Values outside ``[vmin, vmax]`` were clipped while writing a movie."""
+
+
+class MovieWriter:
+    """Write frames of a field time series to an FFV1 movie plus its ``.times`` sidecar.
+
+    Use as a context manager::
+
+        with MovieWriter("run.mkv", components=["u", "v"], grid_shape=(64, 64),
+                         vmin=[0, 0], vmax=[1, 0.6], bits=16) as writer:
+            for t, data in simulation:
+                writer.append(data, t)
+
+    Frames are encoded while they arrive (one FFmpeg process, fed through a pipe) into a
+    temporary file next to ``path``. Only a successful :meth:`close` renames the movie and
+    its ``.times`` into place; on an exception the partial files are removed and any
+    pre-existing movie at ``path`` is left untouched.
+
+    Args:
+        path: ``.mkv`` (Matroska, the default choice) or ``.avi``.
+        components: component names (or their number).
+        grid_shape: shape of the 1D, 2D or 3D grid.
+        vmin, vmax: storage range per component (scalar, sequence or mapping name -> value);
+            values outside are clipped, counted per component, recorded in the metadata
+            (``"clipped"``) and warned about once.
+        bits: 8, 10, 12 or 16 bits per value.
+        info: free JSON-serialisable dict stored in the metadata (model, parameters, ...).
+        grid_length, periodic: optional grid geometry stored in the metadata.
+        fps: nominal frame rate of the container (players only; times live in ``.times``).
+        codec_options: overrides of the FFV1 settings (``level``, ``slices``, ``slicecrc``,
+            ``context``, ``coder``); the defaults are chosen per frame size to round-trip.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        components: Sequence[str] | int,
+        grid_shape: Sequence[int],
+        vmin: Any,
+        vmax: Any,
+        bits: int = 16,
+        info: Mapping[str, Any] | None = None,
+        grid_length: Sequence[float] | None = None,
+        periodic: Sequence[bool] | bool | None = None,
+        fps: int = DEFAULT_FPS,
+        codec_options: Mapping[str, int] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._container = container_for(self.path)
+        self.meta = MovieMeta.create(
+            components=components,
+            grid_shape=grid_shape,
+            vmin=vmin,
+            vmax=vmax,
+            bits=bits,
+            info=info,
+            grid_length=grid_length,
+            periodic=periodic,
+        )
+        settings = codec.encoder_settings(*self.meta.picture_size)
+        for key, value in (codec_options or {}).items():
+            if key not in CODEC_OPTIONS:
+                raise ValueError(f"codec_options: unknown option {key!r}; allowed: {CODEC_OPTIONS}")
+            settings[key] = int(value)
+        problem = codec.settings_problem(*self.meta.picture_size, settings)
+        if problem:
+            raise ValueError(f"codec_options {dict(codec_options or {})}: {problem}")
+        if not (isinstance(fps, int) and 1 <= fps <= MAX_FPS and 1000 % fps == 0):
+            raise ValueError(
+                f"fps must be an integer from 1 to {MAX_FPS} that divides 1000 (so frame "
+                f"timestamps are whole milliseconds), got {fps!r}"
+            )
+        self.meta.codec = {**settings, "gop": 1, "fps": fps}
+        self.meta.clipped = [0] * self.meta.n_components
+        size = len(self.meta.to_json().encode())
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(
+                f"{self.path}: metadata is {size} bytes, more than {MAX_METADATA_BYTES}; keep "
+                "large data out of info (store it in a file next to the movie)"
+            )
+        self._times: list[float] = []
+        self._tmp: Path | None = None
+        self._proc: FFmpegProcess | None = None
+        self._warned = False
+        self._closed = False
+
+    # -- context manager -------------------------------------------------------------------
+    def __enter__(self) -> MovieWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        # a writer dropped without close() must not leave a process or a temporary file
+        if getattr(self, "_proc", None) is not None or getattr(self, "_tmp", None) is not None:
+            self.abort()
+
+    @property
+    def frames(self) -> int:
+        """Number of frames appended so far."""
+        return len(self._times)
+
+    def _encoder_args(self, output: Path) -> list[str]:
+        width, height = self.meta.picture_size
+        enc = self.meta.codec
+        args = [
+            ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", self.meta.pix_fmt, "-s", f"{width}x{height}",
+            "-framerate", str(enc["fps"]), "-i", "pipe:0",
+            "-map", "0:v", "-c:v", "ffv1", "-g", "1",
+        ]  # fmt: skip
+        for key in CODEC_OPTIONS:
+            if key in enc:
+                args += [f"-{key}", str(enc[key])]
+        args += ["-metadata", f"comment={self.meta.to_json()}", "-f", self._container, str(output)]
+        return args
+
+    def append(self, data: np.ndarray, t: float) -> None:
+        """Quantize and encode one frame of shape ``(n_components, *grid_shape)``.
+
+        With a single component, ``data`` may also have shape ``grid_shape``.
+        """
+        if self._closed:
+            raise ValueError(f"{self.path}: writer is closed")
+        meta = self.meta
+        frame = len(self._times)
+        t = float(t)
+        if not math.isfinite(t):
+            raise ValueError(f"{self.path}: time of frame {frame} is {t}; times must be finite")
+        if self._times and not t > self._times[-1]:
+            raise ValueError(
+                f"{self.path}: time of frame {frame} is {t!r}, not after the previous "
+                f"{self._times[-1]!r}; times must increase strictly"
+            )
+        data = np.asarray(data)
+        if data.shape == meta.grid_shape and meta.n_components == 1:
+            data = data[np.newaxis]
+        if data.shape != meta.frame_shape:
+            raise ValueError(
+                f"{self.path}: frame {frame} has shape {data.shape}; expected "
+                f"{meta.frame_shape} (components {meta.components}, grid {meta.grid_shape})"
+            )
+        if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+            raise ValueError(f"{self.path}: frame {frame} has dtype {data.dtype}; need real data")
+        data = data.astype(np.float64, copy=False)
+        finite = np.isfinite(data)
+        if not finite.all():
+            comp = int(np.argmin(finite.reshape(meta.n_components, -1).all(axis=1)))
+            bad = data[comp][~finite[comp]]
+            raise ValueError(
+                f"{self.path}: frame {frame} (t={t!r}) has {bad.size} non-finite value(s) "
+                f"({bad[0]}) in component {meta.components[comp]!r}; refusing to store them"
+            )
+        pixels, clipped = codec.quantize(data, meta.vmin, meta.vmax, meta.bits)
+        if clipped.any():
+            for c, n in enumerate(clipped):
+                meta.clipped[c] += int(n)
+            if not self._warned:
+                self._warned = True
+                comps = [meta.components[c] for c in np.flatnonzero(clipped)]
+                warnings.warn(
+                    f"{self.path}: frame {frame} (t={t!r}) has values outside the storage "
+                    f"range of component(s) {comps}; they are clipped (counts are kept in the "
+                    "movie's metadata under 'clipped'). Further clipping is not warned about.",
+                    ClippingWarning,
+                    stacklevel=2,
+                )
+        if self._proc is None:
+            self._tmp = temporary_path(self.path)
+            # buffered: write() then always delivers the whole frame, even when a signal
+            # handler interrupts the system call
+            self._proc = FFmpegProcess(
+                self._encoder_args(self._tmp), stdin=True, stdout=False, bufsize=-1
+            )
+        try:
+            picture = codec.pad_picture(codec.to_picture(pixels))
+            self._proc.stdin.write(np.ascontiguousarray(picture).data)
+        except (BrokenPipeError, OSError):
+            self._proc.wait()
+            raise FFmpegError(
+                f"{self.path}: FFmpeg stopped at frame {frame}", self._proc.stderr
+            ) from None
+        self._times.append(t)
+
+    def close(self) -> None:
+        """Finish encoding and move the movie and its ``.times`` into place."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._proc is None:
+                raise ValueError(f"{self.path}: no frames were appended; nothing was written")
+            code = self._proc.wait()
+            problems = error_lines(self._proc.stderr)
+            if code != 0 or problems:
+                raise FFmpegError(
+                    f"{self.path}: FFmpeg failed encoding (exit status {code})", self._proc.stderr
+                )
+            assert self._tmp is not None
+            if any(self.meta.clipped):
+                # the counts are known only now: put them into the comment tag (stream copy)
+                _rewrite_metadata(self._tmp, self.meta, self._container)
+            times_tmp = temporary_path(times_path(self.path))
+            try:
+                write_times(times_tmp, self._times)
+                # the movie appears last: present means complete
+                commit_movie(self._tmp, self.path, times_tmp, times_path(self.path))
+            finally:
+                remove_quietly(times_tmp)
+            self._tmp = None
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            if self._proc is not None:
+                self._proc.close()
+                self._proc = None
+
+    def abort(self) -> None:
+        """Stop encoding and remove the partial file; an existing movie stays untouched."""
+        self._closed = True
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None
+        remove_quietly(self._tmp)
+        self._tmp = None
+
+
+def _rewrite_metadata(path: Path, meta: MovieMeta, container: str) -> None:
+    """Replace the comment tag of ``path`` by ``meta`` (stream copy into a temporary file)."""
+    tmp = temporary_path(path)
+    try:
+        run(
+            [
+                ffmpeg_executable(), "-nostdin", "-v", "error", "-y", "-i", str(path),
+                "-map", "0", "-c", "copy", "-metadata", f"comment={meta.to_json()}",
+                "-f", container, str(tmp),
+            ],
+            timeout=None,
+            what=str(path),
+        )  # fmt: skip
+        before, after = probe(path).packets, probe(tmp).packets
+        if after != before:
+            raise FFmpegError(f"{path}: rewriting the metadata kept {after} of {before} frames")
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
