@@ -54,7 +54,8 @@ class WriterFrames:
         lo, hi = frame_range(data, self.fixed)
         meta = self.meta
         for c, comp in enumerate(meta.components):
-            span = hi[c] - lo[c]
+            with np.errstate(over="ignore"):
+                span = hi[c] - lo[c]
             if not math.isfinite(span):
                 raise ValueError(
                     f"{self.path}: frame {frame} (t={t!r}): component {comp!r} spans "
