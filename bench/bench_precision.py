@@ -12,8 +12,8 @@ simulated in-process with ``fieldmovie.simulation.models`` for 3 segments of 20 
 For each point and each storage choice (``auto``; fixed u [0, 1], v [0, 0.6], 16 bits):
 the 3 segments are written with ``MovieWriter`` (write time: constructor + appends +
 close, best wall time and least CPU time (this process + FFmpeg) of ``--repeat``, auto
-and fixed alternating; on a loaded machine the CPU time is the steadier figure), joined with ``concat_movies``,
-and decoded; reported are the joined file size, the max and mean absolute error against
+and fixed alternating; on a loaded machine the CPU time is the steadier figure), joined
+with ``concat_movies``, and decoded; reported are the joined file size, the max and mean absolute error against
 the exact data per component, and the clipped counts. Also: the cost of the per-frame
 digest (BLAKE2b of the stored picture) against decoding a frame, and the largest error
 relative to the reader's stated per-frame bound (must be <= 1).
@@ -133,8 +133,8 @@ def _row(label: str, r: dict) -> list[Any]:
 def report(results: dict[str, dict], cost: dict[str, float]) -> None:
     """Print the figures and the ratios auto / fixed."""
     rows = [_row(f"{name} {m}", res[m]) for name, res in results.items() for m in ("auto", "fixed")]
-    headers = ["point / ranges", "write s", "cpu s", "bytes", "max err u", "max err v", "mean err u",
-               "mean err v", "clipped u v", "err/bound"]  # fmt: skip
+    headers = ["point / ranges", "write s", "cpu s", "bytes", "max err u", "max err v",
+               "mean err u", "mean err v", "clipped u v", "err/bound"]  # fmt: skip
     print(table(rows, headers))
     modes = ("auto", "fixed")
     write = {m: sum(res[m]["write_s"] for res in results.values()) for m in modes}
