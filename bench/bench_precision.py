@@ -11,12 +11,12 @@ simulated in-process with ``fieldmovie.simulation.models`` for 3 segments of 20 
 
 For each point and each storage choice (``auto``; fixed u [0, 1], v [0, 0.6], 16 bits):
 the 3 segments are written with ``MovieWriter`` (write time: constructor + appends +
-close, best wall time and least CPU time (this process + FFmpeg) of ``--repeat``, auto
-and fixed alternating; on a loaded machine the CPU time is the steadier figure), joined
-with ``concat_movies``, and decoded; reported are the joined file size, the max and mean
-absolute error against the exact data per component, and the clipped counts. Also: the cost of the per-frame
-digest (BLAKE2b of the stored picture) against decoding a frame, and the largest error
-relative to the reader's stated per-frame bound (must be <= 1).
+close; best wall time and least CPU time, this process + FFmpeg, of ``--repeat`` runs,
+auto and fixed alternating; on a loaded machine the CPU time is the steadier figure),
+joined with ``concat_movies`` and decoded. Reported: the joined file size, the max and
+mean absolute error against the exact data per component, the clipped counts, the
+largest error relative to the reader's stated per-frame bound (must be <= 1), and the
+cost of the per-frame digest (BLAKE2b of the stored picture) against decoding a frame.
 """
 
 from __future__ import annotations
