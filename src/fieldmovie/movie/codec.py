@@ -182,7 +182,8 @@ def quantize(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Round finite data ``(n_components, *grid)`` to integers in ``[0, 2**bits - 1]``.
 
-    ``q = round((clip(x, vmin_c, vmax_c) - vmin_c) / (vmax_c - vmin_c) * (2**bits - 1))``.
+    ``q = round((clip(x, vmin_c, vmax_c) - vmin_c) / (vmax_c - vmin_c) * (2**bits - 1))``;
+    a component with ``vmin_c == vmax_c`` (a constant frame with an auto range) gives 0.
 
     Returns:
         The quantized array (dtype of :func:`pixel_dtype`) and the number of values outside
@@ -195,7 +196,8 @@ def quantize(
     clipped = np.count_nonzero(data < lo, axis=axes) + np.count_nonzero(data > hi, axis=axes)
     scaled = np.clip(data, lo, hi)
     scaled -= lo
-    scaled *= levels / (hi - lo)
+    span = hi - lo
+    scaled *= np.divide(levels, span, out=np.zeros_like(span), where=span > 0)
     np.rint(scaled, out=scaled)
     # clip again: the scale factor may round a value at vmax a hair above the top level
     np.clip(scaled, 0.0, levels, out=scaled)

@@ -9,8 +9,9 @@ from typing import Any
 
 from ._ffmpeg import ffmpeg_executable, run
 from .atomic import commit_movie, remove_quietly, temporary_path
+from .frames import join_tables
 from .metadata import MovieFormatError
-from .probe import container_for, probe, times_path, write_times
+from .probe import container_for, probe, times_path
 from .reader import MovieReader
 
 __all__ = ["SegmentMismatchError", "concat_movies"]
@@ -34,12 +35,15 @@ def concat_movies(
 ) -> Path:
     """Join movie segments into ``output`` without re-encoding; return ``output``.
 
-    The segments must agree on components, grid, bits, vmin/vmax and codec settings, and
+    The segments must agree on format version, components, grid, bits, range modes, fixed
+    ranges (auto components may differ) and codec settings, and
     their times must increase strictly across the boundaries; otherwise
     :class:`SegmentMismatchError` names the first offending segment and field and no output
     is written. The ``.times`` files are merged and the metadata written again (the demuxer
-    drops the comment tag), with ``info`` replacing the first segment's info when given and
-    the clipping counts summed. Movie and ``.times`` appear atomically.
+    drops the comment tag), with ``info`` replacing the first segment's info when given, the
+    clipping counts summed, and (version 2) every frame's range and digest kept in the
+    merged sidecar, the envelope and times digest recomputed. Movie and ``.times`` appear
+    atomically.
     """
     if not segments:
         raise ValueError("concat_movies: no segments given")
@@ -71,6 +75,7 @@ def concat_movies(
         for c, n in enumerate(reader.meta.clipped or []):
             clipped[c] += n
     meta.clipped = clipped
+    sidecar = join_tables(meta, [r.frame_table for r in readers])
     total = sum(len(r) for r in readers)
 
     listing = temporary_path(output.with_suffix(".concat.txt"))
@@ -96,7 +101,7 @@ def concat_movies(
                 f"joining into {output}: the joined stream has {joined.packets} frames, "
                 f"the segments {total}"
             )
-        write_times(times_tmp, [t for r in readers for t in r.times])
+        times_tmp.write_bytes(sidecar)
         commit_movie(tmp, output, times_tmp, times_path(output))
     finally:
         remove_quietly(listing, tmp, times_tmp)

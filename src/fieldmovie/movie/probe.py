@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ._ffmpeg import FFmpegError, ffprobe_executable, run
 from .metadata import MovieFormatError
+from .sidecar import format_times, read_times, times_path, write_times  # noqa: F401 - re-exported
 
 __all__ = ["StreamInfo", "probe", "times_path", "read_times", "write_times"]
 
@@ -83,38 +84,3 @@ def probe(path: str | os.PathLike, *, count_packets: bool = True) -> StreamInfo:
         comment=tags.get("comment"),
         size=path.stat().st_size,
     )
-
-
-def times_path(movie: str | os.PathLike) -> Path:
-    """The ``.times`` sidecar of a movie: ``<movie>.times``."""
-    return Path(f"{os.fspath(movie)}.times")
-
-
-def read_times(path: str | os.PathLike) -> list[float]:
-    """Read a ``.times`` sidecar: one float per line; errors name file and line."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise MovieFormatError(
-            f"times sidecar {path} is missing; every movie needs one (one time per frame)"
-        ) from None
-    times = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            times.append(float(line))
-        except ValueError:
-            raise MovieFormatError(f"{path}, line {lineno}: {line!r} is not a number") from None
-    return times
-
-
-def format_times(times) -> str:  # noqa: ANN001 - any iterable of floats
-    """Sidecar text: ``repr`` of each float so that it reads back exactly."""
-    return "".join(f"{float(t)!r}\n" for t in times)
-
-
-def write_times(path: str | os.PathLike, times) -> None:  # noqa: ANN001
-    """Write a ``.times`` sidecar (not atomically; callers write to a temporary name)."""
-    Path(path).write_text(format_times(times))

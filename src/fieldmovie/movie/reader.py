@@ -13,8 +13,9 @@ import numpy as np
 
 from . import codec
 from ._ffmpeg import damage_lines, ffmpeg_executable, open_process
+from .frames import FrameDecoder, frame_error_bounds, read_frame_table
 from .metadata import DEFAULT_FPS, FORMAT_NAME, MovieFormatError, MovieMeta
-from .probe import StreamInfo, probe, read_times, times_path
+from .probe import StreamInfo, probe, times_path
 
 __all__ = ["MovieReader", "open_movie"]
 
@@ -47,8 +48,12 @@ class MovieReader:
             from .pypde import pypde_times
 
             times = pypde_times(self.stream, self.meta)
+            #: the sidecar's per-frame times, digests and ranges (None for py-pde movies)
+            self.frame_table = None
         else:
-            times = read_times(times_path(self.path))
+            self.frame_table = read_frame_table(self.meta, times_path(self.path))
+            times = self.frame_table.times
+        self._layout = FrameDecoder(self.meta, self._layout, self.frame_table)
         if self.stream.packets >= 0 and len(times) != self.stream.packets:
             raise MovieFormatError(
                 f"{times_path(self.path)} has {len(times)} times but {self.path} holds "
@@ -75,13 +80,33 @@ class MovieReader:
 
     @property
     def vmin(self) -> list[float]:
-        """Lower end of the storage range of each component."""
+        """Lower end of the storage range of each component (auto: over all frames)."""
         return list(self.meta.vmin)
 
     @property
     def vmax(self) -> list[float]:
-        """Upper end of the storage range of each component."""
+        """Upper end of the storage range of each component (auto: over all frames)."""
         return list(self.meta.vmax)
+
+    @property
+    def frame_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(vmin, vmax)``, each ``(frames, components)``: the storage range of every frame
+        (an auto component's range is that frame's min and max)."""
+        table = self.frame_table
+        if table is None or table.vmin is None or table.vmax is None:
+            n = len(self)
+            return np.tile(self.vmin, (n, 1)), np.tile(self.vmax, (n, 1))
+        return table.vmin.copy(), table.vmax.copy()
+
+    @property
+    def error_bound(self) -> np.ndarray:
+        """``(frames, components)``: bound of ``|decoded - written|`` per frame and component.
+
+        Half a step of the frame's range plus float64 rounding
+        (:func:`fieldmovie.movie.ranges.error_bound`); values clipped by a fixed range are
+        not bounded (``meta.clipped`` counts them).
+        """
+        return frame_error_bounds(self.meta, self.frame_table, len(self))
 
     @property
     def bits(self) -> int:
@@ -174,7 +199,7 @@ class MovieReader:
                         + _said(proc.stderr)
                     )
                 try:
-                    frame = layout.decode(buf)
+                    frame = layout.decode(buf, start + k)
                 except ValueError as exc:
                     raise MovieFormatError(f"{self.path}: frame {start + k}: {exc}") from None
                 yield frame

@@ -13,6 +13,7 @@ from typing import Any
 
 from ._ffmpeg import FFmpegError, damage_lines, ffmpeg_executable, run
 from .atomic import write_json
+from .frames import digest_problems, segment_problems
 from .metadata import MovieFormatError
 from .probe import probe, read_times, times_path
 from .reader import MovieReader
@@ -40,6 +41,9 @@ class ValidationReport:
     time_range: list[float] | None = None
     clipped: dict[str, int] | None = None
     segments: list[str] | None = None
+    #: True: frames, times and metadata were checked against their digests (format 2);
+    #: False: the movie carries none (format 1, py-pde); None: it could not be opened
+    digests: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -63,6 +67,7 @@ class ValidationReport:
             else [t if math.isfinite(t) else repr(t) for t in self.time_range],
             "clipped": self.clipped,
             "segments": self.segments,
+            "digests": self.digests,
         }
 
 
@@ -122,8 +127,10 @@ def validate_movie(
     Decodes every frame (FFmpeg errors such as slice CRC mismatches or a truncated file are
     problems, naming the frame where it can be located, even though FFmpeg exits with 0),
     checks that the frame count equals the lines of ``.times``, that times are finite and
-    strictly increasing, and that the metadata parses and matches the stream. With
-    ``segments``, the per-frame checksums and times of the movie must equal those of the
+    strictly increasing, and that the metadata parses and matches the stream. Format 2:
+    the metadata, the sidecar (``times_digest``) and every decoded frame are checked
+    against their digests, the ranges against the envelope. With ``segments``, the
+    per-frame checksums, times, ranges and digests of the movie must equal those of the
     segments in order.
     """
     path = Path(path)
@@ -145,6 +152,7 @@ def validate_movie(
         report.bits = meta.bits
         if meta.clipped is not None:
             report.clipped = dict(zip(meta.components, meta.clipped, strict=True))
+        report.digests = reader.frame_table is not None and reader.frame_table.digests is not None
     if reader is not None:  # its times (py-pde movies may define them by t_start and dt)
         times: list[float] | None = [float(t) for t in reader.times]
     else:
@@ -189,9 +197,12 @@ def validate_movie(
         problems.append(
             f"{path}: {len(sums)} frames decoded but {times_path(path)} lists {len(times)} times"
         )
+    if reader is not None:
+        problems += digest_problems(reader)
     if segments is not None:
         report.segments = [str(s) for s in segments]
         _compare_with_segments(path, segments, times, packets, problems)
+        problems += segment_problems(path, reader and reader.frame_table, segments)
     return report
 
 

@@ -14,8 +14,9 @@ import numpy as np
 from . import codec
 from ._ffmpeg import FFmpegError, FFmpegProcess, error_lines, ffmpeg_executable, run
 from .atomic import commit_movie, remove_quietly, temporary_path
+from .frames import WriterFrames
 from .metadata import CODEC_OPTIONS, DEFAULT_FPS, MAX_FPS, MAX_METADATA_BYTES, MovieMeta
-from .probe import container_for, probe, times_path, write_times
+from .probe import container_for, probe, times_path
 
 __all__ = ["ClippingWarning", "MovieWriter"]
 
@@ -43,9 +44,15 @@ class MovieWriter:
         path: ``.mkv`` (Matroska, the default choice) or ``.avi``.
         components: component names (or their number).
         grid_shape: shape of the 1D, 2D or 3D grid.
-        vmin, vmax: storage range per component (scalar, sequence or mapping name -> value);
-            values outside are clipped, counted per component, recorded in the metadata
-            (``"clipped"``) and warned about once.
+        vmin, vmax: storage range per component (scalar, sequence or mapping name -> value).
+            ``"auto"`` (the default): each frame's own min and max of the component, so
+            nothing is clipped. Numbers: a fixed range; values outside are clipped, counted
+            per component, recorded in the metadata (``"clipped"``) and warned about once.
+        range: instead of vmin/vmax, a mapping name -> ``"auto"`` or ``[vmin, vmax]``
+            (components not named: auto).
+        tolerance: optional absolute error limit per component (scalar, sequence or mapping;
+            None: no limit): a frame whose half step exceeds it raises ValueError (a fixed
+            range already in the constructor) and nothing is written.
         bits: 8, 10, 12 or 16 bits per value.
         info: free JSON-serialisable dict stored in the metadata (model, parameters, ...).
         grid_length, periodic: optional grid geometry stored in the metadata.
@@ -60,14 +67,16 @@ class MovieWriter:
         *,
         components: Sequence[str] | int,
         grid_shape: Sequence[int],
-        vmin: Any,
-        vmax: Any,
+        vmin: Any = "auto",
+        vmax: Any = "auto",
         bits: int = 16,
         info: Mapping[str, Any] | None = None,
         grid_length: Sequence[float] | None = None,
         periodic: Sequence[bool] | bool | None = None,
         fps: int = DEFAULT_FPS,
         codec_options: Mapping[str, int] | None = None,
+        range: Any = None,
+        tolerance: Any = None,
     ) -> None:
         self.path = Path(path)
         self._container = container_for(self.path)
@@ -80,7 +89,9 @@ class MovieWriter:
             info=info,
             grid_length=grid_length,
             periodic=periodic,
+            ranges=range,
         )
+        self._frames = WriterFrames(self.path, self.meta, tolerance)
         settings = codec.encoder_settings(*self.meta.picture_size)
         for key, value in (codec_options or {}).items():
             if key not in CODEC_OPTIONS:
@@ -179,7 +190,8 @@ class MovieWriter:
                 f"{self.path}: frame {frame} (t={t!r}) has {bad.size} non-finite value(s) "
                 f"({bad[0]}) in component {meta.components[comp]!r}; refusing to store them"
             )
-        pixels, clipped = codec.quantize(data, meta.vmin, meta.vmax, meta.bits)
+        lo, hi = self._frames.frame_range(data, frame, t)
+        pixels, clipped = codec.quantize(data, lo, hi, meta.bits)
         if clipped.any():
             for c, n in enumerate(clipped):
                 meta.clipped[c] += int(n)
@@ -201,13 +213,14 @@ class MovieWriter:
                 self._encoder_args(self._tmp), stdin=True, stdout=False, bufsize=-1
             )
         try:
-            picture = codec.pad_picture(codec.to_picture(pixels))
-            self._proc.stdin.write(np.ascontiguousarray(picture).data)
+            picture = np.ascontiguousarray(codec.pad_picture(codec.to_picture(pixels)))
+            self._proc.stdin.write(picture.data)
         except (BrokenPipeError, OSError):
             self._proc.wait()
             raise FFmpegError(
                 f"{self.path}: FFmpeg stopped at frame {frame}", self._proc.stderr
             ) from None
+        self._frames.record(lo, hi, picture)
         self._times.append(t)
 
     def close(self) -> None:
@@ -225,12 +238,13 @@ class MovieWriter:
                     f"{self.path}: FFmpeg failed encoding (exit status {code})", self._proc.stderr
                 )
             assert self._tmp is not None
-            if any(self.meta.clipped):
-                # the counts are known only now: put them into the comment tag (stream copy)
-                _rewrite_metadata(self._tmp, self.meta, self._container)
+            # the ranges, digests and clipping counts are known only now: put them into the
+            # comment tag (stream copy)
+            sidecar = self._frames.finish(self._times)
+            _rewrite_metadata(self._tmp, self.meta, self._container)
             times_tmp = temporary_path(times_path(self.path))
             try:
-                write_times(times_tmp, self._times)
+                times_tmp.write_bytes(sidecar)
                 # the movie appears last: present means complete
                 commit_movie(self._tmp, self.path, times_tmp, times_path(self.path))
             finally:
