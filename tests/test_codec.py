@@ -249,7 +249,7 @@ def test_metadata_in_comment_tag(tmp_path, suffix):
         writer.append(np.full((2, 4, 3), 0.5), 0.0)
     meta = json.loads(comment_tag(path))
     assert meta["format"] == "fieldmovie"
-    assert meta["version"] == 1
+    assert meta["version"] == 2
     assert meta["components"] == ["u", "v"]
     assert meta["grid_shape"] == [4, 3]
     assert meta["vmin"] == [0.0, -1.0]
