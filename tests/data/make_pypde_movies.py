@@ -305,20 +305,19 @@ def make_space_dim_movies():
             [VectorField(grid, vals[i][0], label="v"), ScalarField(grid, vals[i][1], label="c")]
         )
 
-    lims = [(-1.0, 1.0), (0.0, 4.0)]
+    lims = [(-1.0, 1.0), (0.0, 4.0)]  # of the vector and the scalar of a collection
+    lo2, hi2 = [lo for lo, _ in lims], [hi for _, hi in lims]
     for name, make, bits, lo, hi in [
         ("polar_vector_16bit", vector(polar, "v", 3, -2.0, 2.0), 16, -2.0, 2.0),
         ("polar_tensor_8bit", tensor(polar, "T", 3, -1.0, 1.0), 8, -1.0, 1.0),
-        ("polar_vector_scalar_16bit", vector_scalar(polar, 3, lims), 16, *zip(*lims)),
+        ("polar_vector_scalar_16bit", vector_scalar(polar, 3, lims), 16, lo2, hi2),
         ("spherical_vector_8bit", vector(spherical, "u", 3, 0.0, 3.0), 8, 0.0, 3.0),
-        ("spherical_vector_scalar_16bit", vector_scalar(spherical, 3, lims), 16, *zip(*lims)),
+        ("spherical_vector_scalar_16bit", vector_scalar(spherical, 3, lims), 16, lo2, hi2),
         ("cylindrical_vector_16bit", vector(cylindrical, "v", 3, -1.0, 1.0), 16, -1.0, 1.0),
-        ("cylindrical_vector_scalar_8bit", vector_scalar(cylindrical, 3, lims), 8, *zip(*lims)),
-        ("cartesian1d_vector_scalar_8bit", vector_scalar(line, 3, lims), 8, *zip(*lims)),
+        ("cylindrical_vector_scalar_8bit", vector_scalar(cylindrical, 3, lims), 8, lo2, hi2),
+        ("cartesian1d_vector_scalar_8bit", vector_scalar(line, 3, lims), 8, lo2, hi2),
         ("cartesian1d_tensor_16bit", tensor(line, "T", 3, -1.0, 1.0), 16, -1.0, 1.0),
     ]:
-        lo = list(lo) if isinstance(lo, tuple) else lo
-        hi = list(hi) if isinstance(hi, tuple) else hi
         make_movie(name, "mkv", make, [0, 1, 2], vmin=lo, vmax=hi, bits_per_channel=bits)
 
     # py-pde refuses a tensor on a 3D grid (9 channels) before writing anything
