@@ -79,8 +79,7 @@ def test_commit_movie_flushes_both_files_and_folder(tmp_path: Path, monkeypatch)
     assert str(times_tmp) in synced and str(movie_tmp) in synced
     # the folder is flushed after the renames, and the journal is cleared
     assert str(tmp_path) in synced
-    assert lock_path(movie).read_bytes() == b""
-    assert _hidden(tmp_path) == [".movie.mkv.lock"]  # stays: see _commit_lock
+    assert _hidden(tmp_path) == []  # the lock file is removed with the lock held
 
 
 # ------------------------------------------------------------------ errors name the file
@@ -109,7 +108,7 @@ def test_commit_rename_error_names_file(tmp_path: Path, monkeypatch, code: int) 
     )
     assert movie.read_text() == times.read_text() == "old"  # the old pair, whole
     # no backup of the old .times is left; the caller removes its movie temporary
-    assert _hidden(tmp_path) == sorted([".movie.mkv.lock", movie_tmp.name])
+    assert _hidden(tmp_path) == [movie_tmp.name]
 
 
 @pytest.mark.parametrize("code", ERRORS, ids=errno.errorcode.get)
@@ -241,7 +240,7 @@ def test_concurrent_threads_never_mix_pairs(tmp_path: Path, monkeypatch) -> None
     seen = _run_threads(tmp_path, writers=6, rounds=15)
     mixed = [s for s in seen if s.split("|")[0] != s.split("|")[1]]
     assert not mixed and len(seen) > 1
-    assert _hidden(tmp_path) == [".movie.mkv.lock"]
+    assert _hidden(tmp_path) == []
 
 
 def test_without_the_lock_pairs_mix(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
@@ -254,7 +253,7 @@ def test_without_the_lock_pairs_mix(tmp_path: Path, monkeypatch) -> None:  # noq
 
     _slow_replace(monkeypatch)
     monkeypatch.setattr(atomic, "_commit_lock", lambda movie: nullcontext(-1))
-    monkeypatch.setattr(atomic, "_finish_interrupted_commit", lambda movie: None)
+    monkeypatch.setattr(atomic, "_finish_interrupted_commit", lambda fd, movie: None)
     monkeypatch.setattr(atomic, "_locked_commit", bare_renames)
     seen = _run_threads(tmp_path, writers=4, rounds=15)
     assert [s for s in seen if s.split("|")[0] != s.split("|")[1]]
@@ -283,7 +282,7 @@ def test_concurrent_processes_never_mix_pairs(tmp_path: Path) -> None:
             p.join(60)
             assert p.exitcode == 0
         assert (folder / "movie.mkv").read_text() == (folder / "movie.mkv.times").read_text()
-        assert _hidden(folder) == [".movie.mkv.lock"]
+        assert _hidden(folder) == []
 
 
 # ------------------------------------------------------------------ power cut, stale files
@@ -315,8 +314,7 @@ def test_interrupted_commit_is_completed(tmp_path: Path) -> None:
     assert lock_path(movie).read_bytes() != b""  # the journal of the cut commit
     removed = remove_stale_temporaries(movie)
     assert movie.read_text() == times.read_text() == "new"
-    assert lock_path(movie).read_bytes() == b""
-    assert _hidden(tmp_path) == [".movie.mkv.lock"]
+    assert _hidden(tmp_path) == []
     assert all("times" in p.name for p in removed)  # the backup of the old .times
 
 
@@ -329,7 +327,7 @@ def test_next_commit_completes_an_interrupted_one(tmp_path: Path) -> None:
     commit_movie(*_pair(tmp_path, "next"))
     assert (tmp_path / "movie.mkv").read_text() == "next"
     assert (tmp_path / "movie.mkv.times").read_text() == "next"
-    assert _hidden(tmp_path) == [".movie.mkv.lock"]
+    assert _hidden(tmp_path) == []
 
 
 def test_stale_temporaries_of_movie_times_listing_and_others(tmp_path: Path) -> None:
@@ -342,7 +340,7 @@ def test_stale_temporaries_of_movie_times_listing_and_others(tmp_path: Path) -> 
         temporary_path(tmp_path / "joined.concat.txt"),
         temporary_path(tmp_path / "report.json"),
     ]
-    keep = [tmp_path / "joined.mkv", tmp_path / "joined.mkv.times", lock_path(movie)]
+    keep = [tmp_path / "joined.mkv", tmp_path / "joined.mkv.times"]
     unrelated = temporary_path(tmp_path / "other.mkv")
     removed = clear_stale_temporaries(movie, tmp_path / "report.json", tmp_path / "x" / "y.csv")
     assert sorted(removed) == sorted(stale)

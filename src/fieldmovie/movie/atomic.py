@@ -3,10 +3,11 @@
 Every output is written under a temporary name in its own folder, flushed to disk
 (``fsync``), renamed, and the folder is flushed too, so after a crash or power cut either
 the old or the new file exists. A movie and its ``.times`` sidecar are committed together
-under an exclusive lock (``.NAME.lock`` next to the movie) that also holds a small journal
-of the commit in progress: two writers never interleave their renames, and a commit cut
-off by a power cut between the two renames is completed by the next
-:func:`clear_stale_temporaries` (both new files were on disk before the first rename).
+under an exclusive ``flock`` of a hidden file ``.NAME.lock`` next to the movie, which also
+holds a small journal of the commit in progress: two writers never interleave their
+renames, and a commit cut off by a power cut between the two renames is completed by the
+next commit or :func:`clear_stale_temporaries` (both new files were on disk before the
+first rename). The lock file exists only during a commit, or after one was cut off.
 
 Every failing file operation raises an :class:`OSError` of the original kind and errno
 whose message names the output and the operation, e.g. ``cannot write
@@ -133,8 +134,8 @@ def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
     if not final.parent.is_dir():
         return []
     if lock_path(final).exists():
-        with _commit_lock(final):
-            _finish_interrupted_commit(final)
+        with _commit_lock(final) as fd:
+            _finish_interrupted_commit(fd, final)
     removed = []
     for path in _temporaries(final):
         remove_quietly(path)
@@ -206,56 +207,72 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 def _commit_lock(movie: str | os.PathLike) -> Iterator[int]:
     """Hold the exclusive lock of ``movie``'s commits; yield the lock file's descriptor.
 
-    The lock file stays after the commit, empty: removing it would let a writer that
-    opened the old file and one that creates a new file both hold "the" lock.
+    The lock file is removed when its journal is empty, while the lock is still held. A
+    writer that waited on a removed (or replaced) lock file notices it after locking, as
+    the path no longer names the file it locked, and tries again with the current one.
     """
     path = lock_path(movie)
-    with _reported(movie, f"taking the commit lock {path.name}"):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    while True:
         with _reported(movie, f"taking the commit lock {path.name}"):
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                current = os.stat(path) if path.exists() else None
+            except BaseException:
+                os.close(fd)
+                raise
+        locked = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (
+            locked.st_dev,
+            locked.st_ino,
+        ):
+            break
+        os.close(fd)
+    try:
         yield fd
     finally:
-        os.close(fd)  # releases the lock
+        try:
+            if os.fstat(fd).st_size == 0:  # no commit left unfinished: nothing to keep
+                remove_quietly(path)
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def _write_journal(fd: int, movie: Path, entries: dict[str, str | None]) -> None:
-    """Record the renames of a commit (or, with no entries, that none is in progress)."""
-    data = json.dumps(entries).encode() if entries else b""
+    """Record the renames of a commit, durably, or clear the record (that need not be)."""
     with _reported(movie, "writing the commit journal"):
         os.ftruncate(fd, 0)
-        if data:
-            os.pwrite(fd, data, 0)
-        os.fsync(fd)
+        if entries:
+            os.pwrite(fd, json.dumps(entries).encode(), 0)
+            os.fsync(fd)
 
 
-def _finish_interrupted_commit(movie: Path) -> None:
-    """Complete a commit cut off between its renames (call with the lock held).
+def _finish_interrupted_commit(fd: int, movie: Path) -> None:
+    """Complete a commit cut off between its renames (``fd``: the held lock file).
 
     Both new files were flushed to disk before the journal was written, so renaming what
     is left of them gives the new, complete pair. A commit abandoned on an error path
     (its temporaries removed) gets the previous ``.times`` back from its backup.
     """
     with _reported(movie, "reading the commit journal"):
-        raw = lock_path(movie).read_bytes()
+        raw = os.pread(fd, 1 << 16, 0)
     if not raw.strip():
         return
     try:
         entries = {k: (None if v is None else movie.parent / v) for k, v in json.loads(raw).items()}
-    except (ValueError, AttributeError):
-        return  # not a journal we wrote: nothing to complete
-    movie_tmp, times_tmp, backup = entries["movie_tmp"], entries["times_tmp"], entries["backup"]
+        movie_tmp, times_tmp, backup = entries["movie_tmp"], entries["times_tmp"], entries["backup"]
+        times = entries["times"]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return  # not a journal we wrote: nothing to complete (it stays, for inspection)
     if movie_tmp is not None and movie_tmp.exists():
         if times_tmp is not None and times_tmp.exists():
-            _replace(times_tmp, entries["times"], "completing an interrupted commit")
+            _replace(times_tmp, times, "completing an interrupted commit")
         _replace(movie_tmp, entries["movie"], "completing an interrupted commit")
-    elif backup is not None and backup.exists() and not entries["times"].exists():
-        _replace(backup, entries["times"], "restoring the previous .times")
+    elif backup is not None and backup.exists() and not times.exists():
+        _replace(backup, times, "restoring the previous .times")
     remove_quietly(backup)
     _fsync_dir(movie.parent, movie)
-    with open(lock_path(movie), "r+b") as fh:
-        _write_journal(fh.fileno(), movie, {})
+    _write_journal(fd, movie, {})
 
 
 def commit_movie(
@@ -269,7 +286,7 @@ def commit_movie(
     Both files are flushed to disk first; the renames happen under the movie's exclusive
     commit lock, recorded in its journal, and the folder is flushed after them. So two
     concurrent writers of one movie never leave a movie beside the other's ``.times``, and
-    after a power cut the old pair, or the new pair (completed by
+    after a power cut the old pair, or the new pair (completed by the next commit or
     :func:`remove_stale_temporaries`), exists. If a rename fails, the previous movie and
     ``.times`` (if any) are left as they were. SIGTERM and SIGINT are held back during the
     commit (in the main thread), so a job stopped by Snakemake cannot mix the pair either.
@@ -280,7 +297,7 @@ def commit_movie(
     blocked = _block_signals()
     try:
         with _commit_lock(movie) as fd:
-            _finish_interrupted_commit(movie)
+            _finish_interrupted_commit(fd, movie)
             _locked_commit(fd, Path(movie_tmp), movie, Path(times_tmp), times)
     finally:
         _restore_signals(blocked)
