@@ -340,6 +340,7 @@ def test_stale_temporaries_of_movie_times_listing_and_others(tmp_path: Path) -> 
         temporary_path(tmp_path / "joined.concat.txt"),
         temporary_path(tmp_path / "report.json"),
     ]
+    stale.append(temporary_path(stale[0]))  # the writer's metadata rewrite of its temporary
     keep = [tmp_path / "joined.mkv", tmp_path / "joined.mkv.times"]
     unrelated = temporary_path(tmp_path / "other.mkv")
     removed = clear_stale_temporaries(movie, tmp_path / "report.json", tmp_path / "x" / "y.csv")

@@ -109,7 +109,8 @@ def lock_path(final: str | os.PathLike) -> Path:
 
 def _temporaries(final: Path) -> list[Path]:
     """Temporary files of ``final`` and, for a movie, of its ``.times`` and concat listing."""
-    patterns = [f".{glob.escape(final.name)}.*.tmp{glob.escape(final.suffix)}"]
+    own = f"{glob.escape(final.name)}.*.tmp{glob.escape(final.suffix)}"
+    patterns = [f".{own}", f"..{own}"]  # and temporaries of temporaries (metadata rewrite)
     if final.suffix != _TIMES_SUFFIX:
         times = final.name + _TIMES_SUFFIX
         patterns.append(f".{glob.escape(times)}.*.tmp{_TIMES_SUFFIX}")
@@ -332,7 +333,7 @@ def _locked_commit(fd: int, movie_tmp: Path, movie: Path, times_tmp: Path, times
         _replace(movie_tmp, movie, "renaming a temporary file")
     except BaseException:
         if backup in moved:
-            os.replace(backup, times)
+            _replace(backup, times, f"restoring the previous file from {backup.name}")
         elif times in moved:
             remove_quietly(times)
         remove_quietly(backup)
