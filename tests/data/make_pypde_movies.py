@@ -4,7 +4,9 @@ Run with the separate py-pde virtualenv (NOT the project's .venv)::
 
     python3 -m venv /work/pdeenv
     /work/pdeenv/bin/pip install py-pde ffmpeg-python
-    /work/pdeenv/bin/python tests/data/make_pypde_movies.py
+    /work/pdeenv/bin/python tests/data/make_pypde_movies.py [NAME ...]
+
+With NAMEs, only those movies are (re)made (the others keep their bytes).
 
 For every movie ``tests/data/pypde/<name>.<ext>`` a file ``<name>.expected.npz`` is
 written with what py-pde itself returns when reading the movie back.  Keys:
@@ -26,6 +28,11 @@ written with what py-pde itself returns when reading the movie back.  Keys:
 ``input``           float64 (frames, channels, *grid_shape): values that were written
 ``vmin``, ``vmax``  float64 (channels,) per-channel limits used for (de)normalisation
 ``channel_field``   int (channels,) index of the field each channel belongs to
+``channel_axes``    str (channels,) py-pde's name of the component each channel holds:
+                    the axis of ``grid.c.axes`` (vector), two of them (tensor, C order),
+                    "" (scalar); not in the movies made before these keys were added
+``channel_label``   str (channels,) label of the field each channel belongs to
+``grid_class``, ``grid_dim``  str, int: the grid's class and space dimension
 ``video_format``    str, py-pde format name (key of pde.tools.ffmpeg.formats)
 ``file_pix_fmt``    str, pixel format that ffprobe reports for the file
 ``pypde_len``       int, ``len(storage)`` as reported by py-pde (may be wrong for .mkv,
@@ -41,9 +48,11 @@ container bytes may differ slightly between ffmpeg versions).
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -51,14 +60,19 @@ import numpy as np
 import pde
 from pde import (
     CartesianGrid,
+    CylindricalSymGrid,
     FieldCollection,
+    PolarSymGrid,
     ScalarField,
+    SphericalSymGrid,
     Tensor2Field,
     VectorField,
 )
 from pde.storage import MovieStorage
 
 OUT = Path(__file__).resolve().parent / "pypde"
+#: names given on the command line: (re)make only these movies
+ONLY = set(sys.argv[1:])
 
 # --- record the ffmpeg command lines that py-pde (via ffmpeg-python) runs -----------
 _CMDS: list[list[str]] = []
@@ -119,6 +133,8 @@ def make_movie(
     write_times=False,
     info=None,
 ):
+    if ONLY and name not in ONLY:
+        return None
     path = OUT / f"{name}.{ext}"
     for p in (path, path.with_suffix(path.suffix + ".times")):
         if p.exists():
@@ -190,10 +206,13 @@ def make_movie(
     sub = first.fields if isinstance(first, FieldCollection) else [first]
     vmin_f = np.broadcast_to(np.asarray(vmin, float), (len(sub),))
     vmax_f = np.broadcast_to(np.asarray(vmax, float), (len(sub),))
-    ch_field, ch_vmin, ch_vmax = [], [], []
+    ch_field, ch_vmin, ch_vmax, ch_axes, ch_label = [], [], [], [], []
     for k, f in enumerate(sub):
         num = f.grid.dim**f.rank
         ch_field += [k] * num
+        ch_label += [f.label or ""] * num
+        # py-pde's component order: grid.c.axes (VectorField.__getitem__), C order for tensors
+        ch_axes += ["".join(c) for c in itertools.product(f.grid.c.axes, repeat=f.rank)]
         ch_vmin += [vmin_f[k]] * num
         ch_vmax += [vmax_f[k]] * num
 
@@ -212,6 +231,10 @@ def make_movie(
         "vmin": np.asarray(ch_vmin, float),
         "vmax": np.asarray(ch_vmax, float),
         "channel_field": np.asarray(ch_field, int),
+        "channel_axes": np.asarray(ch_axes, dtype=np.str_),
+        "channel_label": np.asarray(ch_label, dtype=np.str_),
+        "grid_class": np.str_(type(first.grid).__name__),
+        "grid_dim": np.int64(first.grid.dim),
         "video_format": np.str_(reader.info["video_format"]),
         "file_pix_fmt": np.str_(probe["streams"][0]["pix_fmt"]),
         "pypde_len": np.int64(pypde_len),
@@ -238,6 +261,77 @@ def make_movie(
         f" frames={n} len()={pypde_len} data={data.shape} size={path.stat().st_size}B"
     )
     return out
+
+
+def _vector(rng, grid, lo, hi):
+    """Values of a vector field: one component per space dimension (grid.dim)."""
+    return np.stack([_values(rng, grid.shape, lo, hi) for _ in range(grid.dim)])
+
+
+def _tensor(rng, grid, lo, hi):
+    """Values of a rank-2 tensor field: grid.dim x grid.dim components."""
+    d = grid.dim
+    flat = [_values(rng, grid.shape, lo, hi) for _ in range(d * d)]
+    return np.stack(flat).reshape(d, d, *grid.shape)
+
+
+def make_space_dim_movies():
+    """Vector and tensor fields whose component count is grid.dim, not grid.num_axes.
+
+    Polar and spherical grids have one axis but 2 and 3 space dimensions, cylindrical
+    grids two axes (r, z) but 3 dimensions; 1D Cartesian grids are the control (dim equal
+    to the number of axes). A tensor on a 3D grid needs 9 channels, more than py-pde's 4,
+    so py-pde cannot write one (checked below).
+    """
+    polar = PolarSymGrid(2.0, 5)
+    spherical = SphericalSymGrid((0.5, 2.0), 4)
+    cylindrical = CylindricalSymGrid(2.0, (0.0, 1.0), (4, 3))
+    line = CartesianGrid([[0, 1]], [6])
+    rng = np.random.default_rng(20)
+
+    def vector(grid, label, n, lo, hi):
+        vals = [_vector(rng, grid, lo, hi) for _ in range(n)]
+        return lambda i: VectorField(grid, vals[i], label=label)
+
+    def tensor(grid, label, n, lo, hi):
+        vals = [_tensor(rng, grid, lo, hi) for _ in range(n)]
+        return lambda i: Tensor2Field(grid, vals[i], label=label)
+
+    def vector_scalar(grid, n, lims):
+        vals = [
+            (_vector(rng, grid, *lims[0]), _values(rng, grid.shape, *lims[1])) for _ in range(n)
+        ]
+        return lambda i: FieldCollection(
+            [VectorField(grid, vals[i][0], label="v"), ScalarField(grid, vals[i][1], label="c")]
+        )
+
+    lims = [(-1.0, 1.0), (0.0, 4.0)]  # of the vector and the scalar of a collection
+    lo2, hi2 = [lo for lo, _ in lims], [hi for _, hi in lims]
+    for name, make, bits, lo, hi in [
+        ("polar_vector_16bit", vector(polar, "v", 3, -2.0, 2.0), 16, -2.0, 2.0),
+        ("polar_tensor_8bit", tensor(polar, "T", 3, -1.0, 1.0), 8, -1.0, 1.0),
+        ("polar_vector_scalar_16bit", vector_scalar(polar, 3, lims), 16, lo2, hi2),
+        ("spherical_vector_8bit", vector(spherical, "u", 3, 0.0, 3.0), 8, 0.0, 3.0),
+        ("spherical_vector_scalar_16bit", vector_scalar(spherical, 3, lims), 16, lo2, hi2),
+        ("cylindrical_vector_16bit", vector(cylindrical, "v", 3, -1.0, 1.0), 16, -1.0, 1.0),
+        ("cylindrical_vector_scalar_8bit", vector_scalar(cylindrical, 3, lims), 8, lo2, hi2),
+        ("cartesian1d_vector_scalar_8bit", vector_scalar(line, 3, lims), 8, lo2, hi2),
+        ("cartesian1d_tensor_16bit", tensor(line, "T", 3, -1.0, 1.0), 16, -1.0, 1.0),
+    ]:
+        make_movie(name, "mkv", make, [0, 1, 2], vmin=lo, vmax=hi, bits_per_channel=bits)
+
+    # py-pde refuses a tensor on a 3D grid (9 channels) before writing anything
+    for grid in (spherical, cylindrical):
+        path = OUT / "_refused.mkv"
+        try:
+            storage = MovieStorage(path)
+            storage.start_writing(Tensor2Field(grid, _tensor(rng, grid, 0, 1)))
+        except RuntimeError as exc:
+            print(f"py-pde refuses a tensor on {type(grid).__name__}: {exc}")
+        else:
+            raise AssertionError(f"py-pde wrote a tensor on {type(grid).__name__}")
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def main():
@@ -409,6 +503,10 @@ def main():
         bits_per_channel=8,
     )
 
+    make_space_dim_movies()
+
+    if ONLY:
+        return
     (OUT / "README.md").write_text(
         "# py-pde reference movies\n\n"
         "Written by `tests/data/make_pypde_movies.py` with py-pde "

@@ -9,6 +9,7 @@ formula in py-pde's operation order, so the values are bit-identical to what py-
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 from typing import Any
@@ -63,11 +64,91 @@ def _fields(attributes: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: _loads(v) for k, v in attributes.items()}]
 
 
+#: py-pde's field classes and their tensor rank (components: ``grid.dim ** rank``)
 _RANK = {"ScalarField": 0, "VectorField": 1, "Tensor2Field": 2}
+
+#: py-pde's grids that MovieStorage can write (at most 2 axes): number of axes (None: any)
+#: and the names of the coordinate axes, ``grid.c.axes``, in component order; for the
+#: Cartesian grids the space dimension is the number of axes and the names are x, y, z
+_GRIDS: dict[str, tuple[int | None, tuple[str, ...]]] = {
+    "CartesianGrid": (None, ("x", "y", "z")),
+    "UnitGrid": (None, ("x", "y", "z")),
+    "PolarSymGrid": (1, ("r", "φ")),
+    "SphericalSymGrid": (1, ("r", "θ", "φ")),
+    "CylindricalSymGrid": (2, ("r", "φ", "z")),
+}
+
+
+def _grid_state(field: dict[str, Any], k: int, source: str) -> dict[str, Any]:
+    """The grid state of field ``k`` (``grid.state_serialized``), checked to have a shape."""
+    state = _loads(field.get("grid") or "null")
+    shape = state.get("shape") if isinstance(state, dict) else None
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise MovieFormatError(
+            f"{source}: field {k} of the py-pde metadata has no grid with a valid shape "
+            f"(got {state!r}); the picture layout is unknown"
+        )
+    return state
+
+
+def _component_axes(state: dict[str, Any], label: str, rank: int, source: str) -> list[str]:
+    """Names of the components of a field of ``rank`` on the grid ``state``, in channel order.
+
+    A vector has one component per space dimension (``grid.dim``), named after the axes of
+    the grid's coordinates; a tensor ``dim * dim`` in C order (``"rφ"`` is row r, column φ).
+    """
+    grid_class = state.get("class")
+    if grid_class not in _GRIDS:
+        raise MovieFormatError(
+            f"{source}: field {label!r} is a rank-{rank} field on a py-pde grid of class "
+            f"{grid_class!r}, whose space dimension is unknown, so its components cannot be "
+            f"assigned to channels; known grids: {sorted(_GRIDS)}"
+        )
+    num_axes, names = _GRIDS[grid_class]
+    shape = state["shape"]
+    if num_axes is not None and len(shape) != num_axes:
+        raise MovieFormatError(
+            f"{source}: a {grid_class} has {num_axes} axes, but field {label!r} has the grid "
+            f"shape {shape}; the layout is unknown"
+        )
+    dim = len(shape) if num_axes is None else len(names)
+    return ["".join(c) for c in itertools.product(names[:dim], repeat=rank)]
+
+
+def _components(fields: list[dict[str, Any]], source: str) -> tuple[list[str], list[int]]:
+    """Component names (``label`` or ``label_axes``) and the field index of each channel."""
+    names: list[str] = []
+    owner: list[int] = []
+    shape0 = _grid_state(fields[0], 0, source)["shape"]
+    for k, field in enumerate(fields):
+        label = field.get("label") or f"field{k}"
+        cls = field.get("class")
+        if cls not in _RANK:
+            raise MovieFormatError(
+                f"{source}: field {k} ({label!r}) has the class {cls!r}; its number of "
+                f"components is unknown (known: {sorted(_RANK)})"
+            )
+        state = _grid_state(field, k, source)
+        if state["shape"] != shape0:
+            raise MovieFormatError(
+                f"{source}: field {k} ({label!r}) has the grid shape {state['shape']}, field 0 "
+                f"has {shape0}; the layout is unknown"
+            )
+        rank = _RANK[cls]
+        axes = _component_axes(state, label, rank, source) if rank else [""]
+        names += [f"{label}_{a}" if a else label for a in axes]
+        owner += [k] * len(axes)
+    return names, owner
 
 
 class PyPDELayout:
-    """Decoder of py-pde frames into ``(channels, *grid_shape)`` float64 arrays."""
+    """Decoder of py-pde frames into ``(channels, *grid_shape)`` float64 arrays.
+
+    The channels are the components of the fields in order: a scalar field gives one
+    (named by its label), a vector field ``grid.dim`` (``label_r``, ``label_φ``, ...), a
+    tensor field ``grid.dim ** 2`` (``label_rr``, ``label_rφ``, ...). Anything that leaves
+    this assignment open is refused with a MovieFormatError naming the file.
+    """
 
     def __init__(self, stream: StreamInfo, obj: dict[str, Any]) -> None:
         source = str(stream.path)
@@ -83,49 +164,59 @@ class PyPDELayout:
         self.frame_bytes = self.width * self.height * self.channels * self.dtype.itemsize
 
         attributes = obj.get("field_attributes") or {}
-        fields = _fields(attributes) if attributes else [{"class": "ScalarField"}]
-        grid_state = _loads(fields[0].get("grid") or "null") or {}
-        shape = tuple(grid_state.get("shape") or [self.width, self.height])
+        if attributes:
+            fields = _fields(attributes)
+            components, owner = _components(fields, source)
+            grid_state = _grid_state(fields[0], 0, source)
+            shape = tuple(grid_state["shape"])
+        elif self.channels == 1:  # one scalar: the only layout a 1-channel picture can hold
+            fields, components, owner = [{}], ["field0"], [0]
+            grid_state, shape = {}, (self.width, self.height)
+        else:
+            raise MovieFormatError(
+                f"{source}: the py-pde metadata has no 'field_attributes', so which of the "
+                f"{self.channels} channels of {video_format} belong to which field is unknown"
+            )
         if int(np.prod(shape)) != self.width * self.height:
             raise MovieFormatError(
                 f"{source}: grid shape {shape} does not fit the {self.width}x{self.height} video"
             )
-        self.grid_shape = shape
-        dim = len(shape)
-        n_fields = len(fields)
-        lo = self._limits(obj.get("vmin", 0), n_fields, "vmin", source)
-        hi = self._limits(obj.get("vmax", 1), n_fields, "vmax", source)
-        components, vmin, vmax = [], [], []
-        for k, field in enumerate(fields):
-            label = field.get("label") or f"field{k}"
-            rank = _RANK.get(str(field.get("class")), 0)
-            count = dim**rank
-            names = [label] if count == 1 else [f"{label}_{j}" for j in range(count)]
-            components += names
-            vmin += [lo[k]] * count
-            vmax += [hi[k]] * count
         if len(components) > self.channels:
             raise MovieFormatError(
-                f"{source}: {len(components)} channels needed but format {video_format} "
-                f"holds {self.channels}"
+                f"{source}: the fields have {len(components)} components {components}, but "
+                f"format {video_format} holds {self.channels} channels"
             )
         if len(set(components)) != len(components):
             components = [f"{i}:{c}" for i, c in enumerate(components)]
-        self.vmin = np.asarray(vmin, dtype=np.float64)
-        self.vmax = np.asarray(vmax, dtype=np.float64)
+        self.grid_shape = shape
+        lo = self._limits(obj.get("vmin", 0), len(fields), "vmin", source)
+        hi = self._limits(obj.get("vmax", 1), len(fields), "vmax", source)
+        self.vmin = np.asarray([lo[k] for k in owner], dtype=np.float64)
+        self.vmax = np.asarray([hi[k] for k in owner], dtype=np.float64)
+        self.meta = self._meta(obj, attributes, components, grid_state)
+
+    def _meta(
+        self,
+        obj: dict[str, Any],
+        attributes: dict[str, Any],
+        components: list[str],
+        grid_state: dict[str, Any],
+    ) -> MovieMeta:
+        """The MovieMeta of the movie: components, limits per component, py-pde's info."""
+        shape = self.grid_shape
         bounds = grid_state.get("bounds")
         length = None
-        if bounds and len(bounds) == dim:
+        if bounds and len(bounds) == len(shape):
             length = tuple(float(b[1]) - float(b[0]) for b in bounds)
         info = {
             k: v for k, v in obj.items() if k not in ("vmin", "vmax", "version", "field_attributes")
         }
         info["field_attributes"] = attributes
-        self.meta = MovieMeta(
+        return MovieMeta(
             components=components,
             grid_shape=shape,
-            vmin=[float(v) for v in vmin],
-            vmax=[float(v) for v in vmax],
+            vmin=[float(v) for v in self.vmin],
+            vmax=[float(v) for v in self.vmax],
             bits=8 if self.max_value == 255 else 16,
             info=info,
             grid_length=length,
@@ -148,6 +239,11 @@ class PyPDELayout:
         """One frame, with py-pde's formula ``vmin + (q / max) * (vmax - vmin)``."""
         frame = np.frombuffer(buf, self.dtype).reshape(self.width, self.height, self.channels)
         n = len(self.meta.components)
+        if frame[:, :, n:].any():  # py-pde writes 0 there: the fields are not what we think
+            raise ValueError(
+                f"channel(s) {n}..{self.channels - 1} of {self.pix_fmt}, unused by the fields "
+                f"{self.meta.components}, are not 0: the layout is not what the metadata says"
+            )
         out = np.empty((n, *self.grid_shape))
         for i in range(n):
             val = frame[:, :, i].astype(float) / self.max_value
