@@ -204,6 +204,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
                 os.close(fd)
 
 
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    # the holder may remove the lock file at any moment: no exists()-then-stat()
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
 @contextmanager
 def _commit_lock(movie: str | os.PathLike) -> Iterator[int]:
     """Hold the exclusive lock of ``movie``'s commits; yield the lock file's descriptor.
@@ -218,7 +226,7 @@ def _commit_lock(movie: str | os.PathLike) -> Iterator[int]:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                current = os.stat(path) if path.exists() else None
+                current = _stat_or_none(path)
             except BaseException:
                 os.close(fd)
                 raise
