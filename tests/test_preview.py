@@ -132,12 +132,13 @@ def test_colormap_frame_degenerate_ranges_do_not_warn() -> None:
     assert (img[:, 16:] == img[0, 16]).all()  # non-finite range: uniform mid colour
 
 
-def test_render_text() -> None:
-    mask = render_text("t = 1.5e-03", 2)
-    assert mask.shape == (14, (11 * 6 - 1) * 2)
-    assert mask.any()
-    assert not render_text(" ").any()
-    assert (render_text("\u00b5") == render_text("?")).all()
+def test_render_text_with_pillow() -> None:
+    small, big = render_text("t = 1.5e-03", 10), render_text("t = 1.5e-03", 20)
+    assert small.dtype == bool and small.any() and big.any()
+    assert big.shape[0] > small.shape[0] and big.shape[1] > small.shape[1]
+    assert render_text("t = 1.5e-03 and more", 10).shape[1] > small.shape[1]
+    assert not render_text(" ", 10).any()
+    assert not (render_text("1", 12) == render_text("7", 12)).all()  # glyphs, not boxes
 
 
 # -- preview movie -------------------------------------------------------------------------
