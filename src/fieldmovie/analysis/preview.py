@@ -169,7 +169,8 @@ def _pictures(
     for t, data in frames:
         data = np.asarray(data)
         if data.shape != layout.frame_shape:
-            raise ValueError(f"frame at t={t} has shape {data.shape}, expected {layout.frame_shape}")
+            expected = layout.frame_shape
+            raise ValueError(f"frame at t={t} has shape {data.shape}, expected {expected}")
         canvas.fill(0)
         canvas[top : top + body_h, :body_w] = colormap_frame(
             data[layout.sub], lows, highs, cmap, scale=layout.scale
