@@ -253,4 +253,3 @@ def write_preview(
         close = getattr(iterator, "close", None)
         if close is not None:
             close()
-

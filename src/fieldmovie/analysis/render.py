@@ -183,5 +183,3 @@ def colormap_frame(
         x0 = c * (w * scale + gap)
         out[:, x0 : x0 + w * scale] = rgb
     return out
-
-
