@@ -1,4 +1,4 @@
-"""The ``fieldmovie`` command line: info, validate, decode, concat, preview, snapshots."""
+"""The ``fieldmovie`` command line: info, validate, decode, concat, preview, snapshots, export."""
 
 from __future__ import annotations
 
@@ -135,6 +135,22 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .workflow.dataset import SweepDatasetError, export_sweep
+
+    try:
+        out = export_sweep(
+            args.results, args.output, args.sweep,
+            missing="skip" if args.skip_missing else "raise",
+            time_chunk=args.time_chunk, overwrite=args.overwrite, workers=args.workers,
+        )  # fmt: skip
+    except (SweepDatasetError, ImportError) as exc:
+        print(f"fieldmovie export: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{out}: sweep exported")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fieldmovie`` command."""
     parser = argparse.ArgumentParser(
@@ -180,6 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=6, help="number of frames")
     p.add_argument("--cmap", default="viridis")
     p.set_defaults(func=cmd_snapshots)
+
+    p = sub.add_parser(
+        "export", help="decode a whole sweep into a chunked zarr store or NetCDF file"
+    )
+    p.add_argument("results", metavar="RESULTS_DIR", help="the workflow's results folder")
+    p.add_argument("--sweep", help="sweep name (needed when there are several)")
+    p.add_argument("-o", "--output", required=True, help="output .zarr or .nc")
+    p.add_argument("--time-chunk", type=int, help="frames per chunk (default: one segment)")
+    p.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="leave out points without a validated movie (NaN) instead of failing",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--workers", type=int, default=2, help="chunks decoded at a time")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
