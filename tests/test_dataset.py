@@ -279,3 +279,27 @@ def test_fieldmovie_imports_without_xarray_and_dask() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_phase_diagram_example_end_to_end(tmp_path) -> None:  # noqa: ANN001
+    """examples/phase_diagram: Snakemake runs the sweep and the open_sweep-based rule."""
+    import csv
+
+    example = Path(__file__).parents[1] / "examples" / "phase_diagram"
+    shutil.copy(example / "config.yaml", tmp_path / "config.yaml")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(example / "Snakefile"),
+           "--directory", str(tmp_path), "--cores", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = tmp_path / "results" / "gs"
+    assert (out / "phase_diagram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(out / "phase_diagram.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((float(r["F"]), float(r["k"])) for r in rows) == [
+        (0.03, 0.06), (0.03, 0.062), (0.04, 0.06), (0.04, 0.062)
+    ]  # fmt: skip
+    for row in rows:  # each value is the length scale of that point's last stored frame
+        name = f"F~{float(row['F'])!r}_k~{float(row['k'])!r}_seed~{row['seed']}"
+        reader = MovieReader(out / name / "movie.mkv")
+        frame = reader[-1][reader.components.index("v")]
+        assert float(row["v_length_scale"]) == length_scale(frame, reader.grid_length)

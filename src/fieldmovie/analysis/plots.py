@@ -16,7 +16,7 @@ import pandas as pd
 from ..movie.atomic import atomic_path
 from .observables import OBSERVABLE_LABELS
 
-__all__ = ["KEY_SUFFIXES", "key_observables", "plot_summary"]
+__all__ = ["KEY_SUFFIXES", "key_observables", "plot_phase_diagram", "plot_summary"]
 
 #: observables plotted by default in the sweep summary
 KEY_SUFFIXES = ("mean", "length_scale")
@@ -247,3 +247,33 @@ def _default_title(table: pd.DataFrame, swept: list[str]) -> str:
         f"Final-frame observables: {len(table)} runs, sweep over {what}"
         f" ({seeds} seed{'s' if seeds != 1 else ''} per point; mean \u00b1 std)"
     )
+
+
+def plot_phase_diagram(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    path: str | os.PathLike,
+    value: str | None = None,
+    *,
+    title: str | None = None,
+    dpi: int = 110,
+) -> Path:
+    """PNG heatmap of ``value`` (mean over repeated rows, e.g. seeds) over the ``(x, y)``
+    parameter grid, cells annotated; ``value`` defaults to the last column of ``table``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    value = value or str(table.columns[-1])
+    for column in (x, y, value):
+        if column not in table.columns:
+            raise ValueError(f"phase diagram: no column {column!r} in {list(table.columns)}")
+    fig = Figure(figsize=(6.2, 4.8), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    _heatmap_panel(ax, fig, table, x, y, value, {})
+    ax.set_title(title or f"{_describe(value, {})} over ({x}, {y})", fontweight="bold")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    return path

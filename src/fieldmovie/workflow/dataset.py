@@ -46,6 +46,7 @@ __all__ = [
     "SweepDatasetError",
     "export_sweep",
     "final_frames",
+    "final_length_scale",
     "frame_statistic",
     "open_sweep",
     "open_sweep_movies",
@@ -429,6 +430,17 @@ def frame_statistic(data: Any, function: Callable[..., float], **kwargs: Any) ->
         data, input_core_dims=[grid_dims], vectorize=True, dask="parallelized",
         output_dtypes=[np.float64],
     )  # fmt: skip
+
+
+def final_length_scale(ds: Any, component: str) -> Any:
+    """The length scale 2π/k* (:func:`~fieldmovie.analysis.observables.length_scale`) of
+    ``component`` in every point's last frame, over ``(*swept, seed)``; named
+    ``<component>_length_scale``. Decodes one frame per point when computed."""
+    from ..analysis.observables import length_scale
+
+    lengths = tuple(ds.attrs["grid_length"])
+    ell = frame_statistic(final_frames(ds[component]), length_scale, grid_length=lengths)
+    return ell.rename(f"{component}_length_scale").drop_vars(["frames", "last_frame"])
 
 
 # -- observables ---------------------------------------------------------------------------------
