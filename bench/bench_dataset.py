@@ -74,8 +74,10 @@ def make_sweep(results: Path, points: int, frames: int, size: int) -> float:
         movie.parent.mkdir(parents=True)
         info = {"sweep": "bench", "point": name, "model": "gray_scott", "parameters": params,
                 "seed": 0, "frame_interval": 1.0, "frames_per_segment": frames}  # fmt: skip
-        with MovieWriter(movie, components=["u", "v"], grid_shape=(size, size), vmin=0.0,
-                         vmax=1.0, bits=16, info=info, grid_length=(1.0, 1.0)) as writer:  # fmt: skip
+        storage = {"vmin": 0.0, "vmax": 1.0, "bits": 16, "grid_length": (1.0, 1.0)}
+        with MovieWriter(
+            movie, components=["u", "v"], grid_shape=(size, size), info=info, **storage
+        ) as writer:
             for t in range(frames):
                 writer.append(data[t] * (1 - 0.001 * p), float(t))
         check_movie(movie, report_path=movie.with_name("movie.validation.json"))
@@ -116,8 +118,9 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
         n = str(args.points)
         rows = []
-        for label, mode, anchor in [("open (metadata)", "open", "hand-open"),
-                                    ("final frame of every point", "final", "hand-final")]:  # fmt: skip
+        cases = [("open (metadata)", "open", "hand-open"),
+                 ("final frame of every point", "final", "hand-final")]  # fmt: skip
+        for label, mode, anchor in cases:
             ours, hand = run_child(mode, str(results), n), run_child(anchor, str(results), n)
             rows.append([label, f"{ours['seconds']:.2f} s", f"{ours['peak_mb']:.0f} MB",
                          f"{hand['seconds']:.2f} s", f"{hand['peak_mb']:.0f} MB",
