@@ -114,11 +114,13 @@ def cmd_concat(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from .analysis.preview import write_preview
+    from .analysis.render import movie_color_range
     from .movie.reader import MovieReader
 
     reader = MovieReader(args.movie)
+    lows, highs = movie_color_range(reader)
     write_preview(
-        reader, args.output, vmin=reader.vmin, vmax=reader.vmax,
+        reader, args.output, vmin=lows, vmax=highs,
         components=reader.components, cmap=args.cmap, fps=args.fps,
     )  # fmt: skip
     print(f"{args.output}: preview of {len(reader)} frames")
