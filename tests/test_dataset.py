@@ -103,6 +103,11 @@ def test_open_decodes_nothing_and_one_selection_one_frame(sweep, decodes) -> Non
 
 
 def test_results_folder_without_config_gives_the_same_dataset(sweep) -> None:  # noqa: ANN001
+    from fieldmovie import _dataset_api
+
+    assert _dataset_api.__getattr__("open_sweep") is open_sweep  # fieldmovie.open_sweep
+    by_segment = open_sweep(sweep, time_chunk=None)
+    assert by_segment.u.data.chunksize == (1, 1, 1, 2, 8, 6)  # frames_per_segment
     by_config = open_sweep(sweep)
     by_folder = open_sweep(sweep.results, "gs")
     assert open_sweep(sweep.results).attrs["sweep"] == "gs"  # the only sweep there

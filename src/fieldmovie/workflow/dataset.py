@@ -297,7 +297,7 @@ def open_sweep(
     name: str | None = None,
     *,
     missing: Missing = "raise",
-    time_chunk: int = 1,
+    time_chunk: int | None = 1,
 ) -> Any:
     """The decoded fields of a whole sweep as a lazy ``xarray.Dataset``.
 
@@ -309,7 +309,8 @@ def open_sweep(
         missing: ``"raise"`` (default) for an error listing every point whose movie is
             missing or not validated; ``"skip"`` to leave them out as NaN, listed in
             ``ds.attrs["missing_points"]``.
-        time_chunk: frames per dask chunk (each chunk is one point).
+        time_chunk: frames per dask chunk (each chunk is one point); None: one segment
+            (``frames_per_segment`` of the movies' info, else 16).
 
     Returns:
         Dataset with one float64 variable per component over ``(*swept, seed, time, x, ...)``
@@ -326,7 +327,7 @@ def open_sweep_movies(
     reports: Sequence[str | os.PathLike] | None = None,
     *,
     missing: Missing = "raise",
-    time_chunk: int = 1,
+    time_chunk: int | None = 1,
 ) -> Any:
     """:func:`open_sweep` for a list of point movies (e.g. a rule's input); their
     validation reports default to ``movie.validation.json`` next to each movie."""
@@ -345,7 +346,7 @@ def open_sweep_movies(
 
 def _dataset(
     sweep_name: str, entries: list[_Entry], swept: list[str] | None, missing: Missing,
-    time_chunk: int,
+    time_chunk: int | None,
 ) -> Any:  # fmt: skip
     xr, da = _need("xarray"), _need("dask.array")
     grid = _place(entries, swept, missing)
@@ -353,6 +354,8 @@ def _dataset(
     times = np.unique(np.concatenate([e.reader.times for e in grid.cells.values()]))
     frames = _SweepFrames(grid, times, first.frame_shape)
     n_cells = len(grid.shape)
+    if time_chunk is None:  # one segment (a movie's frames are decoded in one pass)
+        time_chunk = int(first.info.get("frames_per_segment") or 16)
     chunks = (1,) * n_cells + (max(1, int(time_chunk)),) + first.frame_shape
     arr = da.from_array(frames, chunks=chunks, name=f"fieldmovie-{_token(grid)}",
                         lock=False, asarray=False, fancy=False,
@@ -533,9 +536,7 @@ def export_sweep(
         raise FileExistsError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
     if kind == "zarr":
         _need("zarr")
-    probe = open_sweep(source, name, missing=missing)
-    chunk = time_chunk or int(probe.attrs.get("frames_per_segment") or 0) or 16
-    ds = open_sweep(source, name, missing=missing, time_chunk=chunk) if chunk != 1 else probe
+    ds = open_sweep(source, name, missing=missing, time_chunk=time_chunk)
     ds.attrs = _storable_attrs(ds.attrs)
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     _remove(tmp)
