@@ -1,6 +1,7 @@
 """A whole sweep as one lazy dataset: open, final frames, zarr export (time, peak memory).
 
-    python bench/bench_dataset.py [--points 100] [--frames 40] [--size 96] [--export-points 25,100]
+    python bench/bench_dataset.py [--points 100] [--frames 40] [--size 96]
+        [--export-points 20,100] [--keep DIR]
 
 Writes a synthetic sweep once (POINTS points on a 10 x POINTS/10 (F, k) grid, one seed, each
 a validated 2-component movie of FRAMES frames of SIZE x SIZE), then measures in fresh
@@ -94,10 +95,14 @@ def run_child(*args: str) -> dict:
 
 
 def subset(results: Path, n: int, into: Path) -> Path:
-    """A results folder with the first ``n`` points (symlinks)."""
+    """A results folder (symlinks) with the points of the first ``n // 10`` values of F:
+    a full (F, k) grid of about ``n`` points."""
+    points = sorted((results / "bench").iterdir())
+    f_values = sorted({p.name.split("_")[0] for p in points})[: max(1, n // 10)]
     (into / "bench").mkdir(parents=True)
-    for point in sorted((results / "bench").iterdir())[:n]:
-        (into / "bench" / point.name).symlink_to(point)
+    for point in points:
+        if point.name.split("_")[0] in f_values:
+            (into / "bench" / point.name).symlink_to(point)
     return into
 
 
@@ -106,13 +111,16 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--size", type=int, default=96)
-    parser.add_argument("--export-points", default="25,100")
+    parser.add_argument("--export-points", default="20,100")
+    parser.add_argument("--keep", help="folder to keep (and reuse) the sweep in")
     args = parser.parse_args()
     print(machine_load())
     with tempfile.TemporaryDirectory() as tmp:
-        results = Path(tmp) / "results"
+        results = Path(args.keep or tmp) / "results"
         t0 = time.perf_counter()
-        point_mb = make_sweep(results, args.points, args.frames, args.size)
+        point_mb = 2 * args.frames * args.size**2 * 8 / 2**20
+        if not (results / "bench").exists():
+            point_mb = make_sweep(results, args.points, args.frames, args.size)
         print(f"sweep: {args.points} points x {args.frames} frames x 2 x {args.size}^2 "
               f"(float64 {point_mb * args.points:.0f} MB), written and validated in "
               f"{time.perf_counter() - t0:.1f} s")  # fmt: skip

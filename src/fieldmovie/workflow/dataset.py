@@ -119,21 +119,31 @@ def _discover(results_dir: Path, name: str | None) -> tuple[str, list[_Entry]]:
 
 
 def _open_entries(entries: list[_Entry]) -> None:
-    """Open each point's validated movie; record the problem of those that cannot be."""
-    for entry in entries:
+    """Open each point's validated movie; record the problem of those that cannot be.
+
+    A few at a time: opening is waiting for ffprobe, not computing.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(_open_entry, entries))
+
+
+def _open_entry(entry: _Entry) -> None:
+    """Open one point's validated movie, or record why it cannot be opened."""
+    try:
+        if not entry.movie.exists():
+            raise FileNotFoundError(f"{entry.movie} does not exist")
+        entry.reader = open_validated(entry.movie, entry.report)
+    except Exception as exc:  # noqa: BLE001 - every reason is reported with the point
+        entry.problem = str(exc).splitlines()[0]
+    if entry.parameters is None:  # discovered: who it is comes from the movie's info
         try:
-            if not entry.movie.exists():
-                raise FileNotFoundError(f"{entry.movie} does not exist")
-            entry.reader = open_validated(entry.movie, entry.report)
-        except Exception as exc:  # noqa: BLE001 - every reason is reported with the point
-            entry.problem = str(exc).splitlines()[0]
-        if entry.parameters is None:  # discovered: who it is comes from the movie's info
-            try:
-                info = (entry.reader or MovieReader(entry.movie)).info
-                entry.parameters = {k: float(v) for k, v in info["parameters"].items()}
-                entry.seed = int(info["seed"])
-            except Exception as exc:  # noqa: BLE001
-                entry.problem = entry.problem or f"{entry.movie}: no sweep point info ({exc})"
+            info = (entry.reader or MovieReader(entry.movie)).info
+            entry.parameters = {k: float(v) for k, v in info["parameters"].items()}
+            entry.seed = int(info["seed"])
+        except Exception as exc:  # noqa: BLE001
+            entry.problem = entry.problem or f"{entry.movie}: no sweep point info ({exc})"
 
 
 # -- the grid of points ------------------------------------------------------------------------
