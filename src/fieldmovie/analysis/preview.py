@@ -181,6 +181,20 @@ def _pictures(
         yield canvas
 
 
+def _first_frame(iterator: Iterator, n_components: int) -> tuple[float, np.ndarray]:
+    try:
+        t0, first = next(iterator)
+    except StopIteration:
+        raise ValueError("write_preview: no frames to encode") from None
+    first = np.asarray(first)
+    if first.ndim < 2 or first.shape[0] != n_components:
+        raise ValueError(
+            f"frame of shape {first.shape} does not match {n_components} components "
+            "(expected (n_components, *grid_shape))"
+        )
+    return t0, first
+
+
 def write_preview(
     frames: Iterable[tuple[float, np.ndarray]],
     output: str | os.PathLike,
@@ -228,16 +242,7 @@ def write_preview(
     names = list(components)
     iterator = iter(frames)
     try:
-        try:
-            t0, first = next(iterator)
-        except StopIteration:
-            raise ValueError("write_preview: no frames to encode") from None
-        first = np.asarray(first)
-        if first.ndim < 2 or first.shape[0] != len(names):
-            raise ValueError(
-                f"frame of shape {first.shape} does not match {len(names)} components "
-                "(expected (n_components, *grid_shape))"
-            )
+        t0, first = _first_frame(iterator, len(names))
         lows = per_component(vmin, len(names), "vmin")
         highs = per_component(vmax, len(names), "vmax")
         layout = _layout(first, names, scale, labels)
