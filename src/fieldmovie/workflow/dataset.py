@@ -320,7 +320,8 @@ def open_sweep(
             missing or not validated; ``"skip"`` to leave them out as NaN, listed in
             ``ds.attrs["missing_points"]``.
         time_chunk: frames per dask chunk (each chunk is one point); None: one segment
-            (``frames_per_segment`` of the movies' info, else 16).
+            (``frames_per_segment`` of the movies' info, else 16). One frame suits picking
+            frames; one segment suits reading whole runs (one decoder pass per chunk).
 
     Returns:
         Dataset with one float64 variable per component over ``(*swept, seed, time, x, ...)``
@@ -578,7 +579,7 @@ def _progress(show: bool) -> Iterator[None]:
         return
     from dask.diagnostics import ProgressBar
 
-    with ProgressBar(minimum=0.5):
+    with ProgressBar(minimum=0):
         yield
 
 
