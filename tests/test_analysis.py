@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 
 from fieldmovie.analysis.observables import (
+    OBSERVABLES,
     compute_observables,
-    final_observables,
     frame_observables,
-    key_observables,
     length_scale,
-    plot_summary,
+    observable,
     structure_factor,
-    summarize,
     write_observables_csv,
 )
+from fieldmovie.analysis.plots import key_observables, plot_summary
+from fieldmovie.analysis.summary import final_observables, summarize
 
 
 def _sine_1d(n: int, m: int, phase: float = 0.3) -> np.ndarray:
@@ -382,3 +382,30 @@ def test_plot_summary_nan_and_categorical(tmp_path) -> None:  # noqa: ANN001
         plot_summary(df, ["nope"], None, out)
     with pytest.raises(ValueError, match="observables"):
         plot_summary(df, ["D"], ["nope"], out)
+
+
+# -- the registry --------------------------------------------------------------------------
+def test_adding_an_observable_is_one_function() -> None:
+    @observable("p99", "99th percentile")
+    def _p99(field):  # noqa: ANN001, ANN202
+        return float(np.percentile(field.f64, 99))
+
+    try:
+        frame = np.stack([np.arange(100.0), np.zeros(100)]).reshape(2, 10, 10)
+        obs = frame_observables(frame, vmin=0, vmax=100, components=["u", "v"])
+        assert obs["u_p99"] == pytest.approx(np.percentile(np.arange(100.0), 99))
+        assert obs["v_p99"] == 0.0
+        empty = compute_observables([], components=["u"], vmin=0, vmax=1)
+        assert "u_p99" in empty.columns
+    finally:
+        del OBSERVABLES["p99"]
+        from fieldmovie.analysis.observables import OBSERVABLE_LABELS
+
+        del OBSERVABLE_LABELS["p99"]
+
+
+def test_rule_script_names_still_import() -> None:
+    from fieldmovie.analysis import observables, preview, summary
+
+    assert observables.write_sweep_summary is summary.write_sweep_summary
+    assert callable(preview.write_preview) and callable(preview.write_movie_snapshots)

@@ -132,12 +132,13 @@ def test_colormap_frame_degenerate_ranges_do_not_warn() -> None:
     assert (img[:, 16:] == img[0, 16]).all()  # non-finite range: uniform mid colour
 
 
-def test_render_text() -> None:
-    mask = render_text("t = 1.5e-03", 2)
-    assert mask.shape == (14, (11 * 6 - 1) * 2)
-    assert mask.any()
-    assert not render_text(" ").any()
-    assert (render_text("\u00b5") == render_text("?")).all()
+def test_render_text_with_pillow() -> None:
+    small, big = render_text("t = 1.5e-03", 10), render_text("t = 1.5e-03", 20)
+    assert small.dtype == bool and small.any() and big.any()
+    assert big.shape[0] > small.shape[0] and big.shape[1] > small.shape[1]
+    assert render_text("t = 1.5e-03 and more", 10).shape[1] > small.shape[1]
+    assert not render_text(" ", 10).any()
+    assert not (render_text("1", 12) == render_text("7", 12)).all()  # glyphs, not boxes
 
 
 # -- preview movie -------------------------------------------------------------------------
@@ -363,3 +364,34 @@ def test_write_snapshots_degenerate_range(tmp_path) -> None:  # noqa: ANN001
         warnings.simplefilter("error")
         write_snapshots(frames, tmp_path / "s.png", vmin=3.0, vmax=3.0, components=["c"])
     _png_size(tmp_path / "s.png")
+
+
+@needs_ffmpeg
+def test_threads_reach_the_h264_encoder(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from fieldmovie.analysis import preview
+
+    seen = []
+    real = preview.open_process
+
+    def spy(args, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen.append(list(args))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(preview, "open_process", spy)
+    frames = _frames(3, (16, 12))
+    write_preview(frames, tmp_path / "p.mp4", vmin=0, vmax=1, components=["a", "b"], threads=1)
+    args = seen[-1]
+    assert args[args.index("-threads") + 1] == "1" and args.index("-threads") > args.index("-i")
+    write_preview(_frames(3, (16, 12)), tmp_path / "q.mp4", vmin=0, vmax=1, components=["a", "b"])
+    assert "-threads" not in seen[-1]
+
+
+@needs_ffmpeg
+def test_encode_h264_rejects_pictures_of_different_sizes(tmp_path) -> None:  # noqa: ANN001
+    from fieldmovie.analysis.preview import encode_h264
+
+    pictures = [np.zeros((16, 16, 3), np.uint8), np.zeros((16, 18, 3), np.uint8)]
+    with pytest.raises(ValueError, match="picture 1"):
+        encode_h264(pictures, tmp_path / "x.mp4", fps=5)
+    with pytest.raises(ValueError, match="no pictures"):
+        encode_h264([], tmp_path / "y.mp4", fps=5)

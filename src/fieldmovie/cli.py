@@ -1,4 +1,4 @@
-"""The ``fieldmovie`` command line: info, validate, decode, concat, preview, snapshots."""
+"""The ``fieldmovie`` command line: info, validate, decode, concat, preview, snapshots, export."""
 
 from __future__ import annotations
 
@@ -114,11 +114,13 @@ def cmd_concat(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from .analysis.preview import write_preview
+    from .analysis.render import movie_color_range
     from .movie.reader import MovieReader
 
     reader = MovieReader(args.movie)
+    lows, highs = movie_color_range(reader)
     write_preview(
-        reader, args.output, vmin=reader.vmin, vmax=reader.vmax,
+        reader, args.output, vmin=lows, vmax=highs,
         components=reader.components, cmap=args.cmap, fps=args.fps,
     )  # fmt: skip
     print(f"{args.output}: preview of {len(reader)} frames")
@@ -132,6 +134,22 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     reader = MovieReader(args.movie)
     write_movie_snapshots(reader, args.output, count=args.count, cmap=args.cmap)
     print(f"{args.output}: {min(args.count, len(reader))} snapshots")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .workflow.dataset import SweepDatasetError, export_sweep
+
+    try:
+        out = export_sweep(
+            args.results, args.output, args.sweep,
+            missing="skip" if args.skip_missing else "raise",
+            time_chunk=args.time_chunk, overwrite=args.overwrite, workers=args.workers,
+        )  # fmt: skip
+    except (SweepDatasetError, ImportError) as exc:
+        print(f"fieldmovie export: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{out}: sweep exported")
     return 0
 
 
@@ -180,6 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=6, help="number of frames")
     p.add_argument("--cmap", default="viridis")
     p.set_defaults(func=cmd_snapshots)
+
+    p = sub.add_parser(
+        "export", help="decode a whole sweep into a chunked zarr store or NetCDF file"
+    )
+    p.add_argument("results", metavar="RESULTS_DIR", help="the workflow's results folder")
+    p.add_argument("--sweep", help="sweep name (needed when there are several)")
+    p.add_argument("-o", "--output", required=True, help="output .zarr or .nc")
+    p.add_argument("--time-chunk", type=int, help="frames per chunk (default: one segment)")
+    p.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="leave out points without a validated movie (NaN) instead of failing",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--workers", type=int, default=2, help="chunks decoded at a time")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
