@@ -409,3 +409,27 @@ def test_rule_script_names_still_import() -> None:
 
     assert observables.write_sweep_summary is summary.write_sweep_summary
     assert callable(preview.write_preview) and callable(preview.write_movie_snapshots)
+
+
+def test_clipped_fraction_only_for_fixed_ranges(tmp_path) -> None:  # noqa: ANN001
+    """A movie with u stored ``auto`` and v with a fixed range: only v gets a clipped column
+    (an auto range is each frame's min and max, so its bounds are always "hit")."""
+    from fieldmovie import MovieReader, MovieWriter
+
+    x = np.linspace(0.0, 1.0, 16)
+    path = tmp_path / "mixed.mkv"
+    from fieldmovie.movie.writer import ClippingWarning
+
+    with (
+        pytest.warns(ClippingWarning),
+        MovieWriter(path, components=["u", "v"], grid_shape=(16,), range={"v": [0.0, 0.5]}) as w,
+    ):
+        for i in range(3):
+            w.append(np.stack([x * (i + 1), x]), float(i))  # v above 0.5 is clipped
+    with MovieReader(path) as reader:
+        df = write_observables_csv(reader, tmp_path / "obs.csv")
+    assert "u_clipped" not in df.columns
+    assert list(pd.read_csv(tmp_path / "obs.csv").columns) == list(df.columns)
+    expected = np.count_nonzero((x <= 1e-6 * 0.5) | (x >= 0.5 - 1e-6 * 0.5)) / x.size
+    np.testing.assert_allclose(df["v_clipped"], [expected] * 3)
+    np.testing.assert_allclose(df["u_max"], [1.0, 2.0, 3.0])

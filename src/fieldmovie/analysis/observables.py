@@ -5,7 +5,9 @@ of one frame (:class:`Field`) and returns a float (or None where it is not defin
 an observable is adding one such function. The built-in ones, for a component ``<name>``:
 
 * ``<name>_mean``, ``<name>_std``, ``<name>_min``, ``<name>_max`` over the grid;
-* ``<name>_clipped``: fraction of grid points at or beyond the storage range, i.e.
+* ``<name>_clipped`` (components stored with a *fixed* range only: an ``auto`` range is
+  each frame's own min and max, so nothing is clipped): fraction of grid points at or
+  beyond the storage range, i.e.
   ``x <= vmin`` or ``x >= vmax``. Stored values are clipped to ``[vmin, vmax]`` before
   quantization, so after decoding a clipped value sits exactly *at* a bound; a value that
   merely happened to equal a bound counts too. The comparison allows a tolerance of
@@ -162,6 +164,7 @@ class Field:
     vmin: float  #: lower end of the storage range
     vmax: float  #: upper end of the storage range
     grid_length: GridLength  #: physical side lengths (None: grid cells)
+    fixed: bool = True  #: stored with a fixed range (values outside were clipped)
 
 
 #: suffix -> (description used in plot labels, function); filled by :func:`observable`
@@ -207,6 +210,8 @@ def _max(f: Field) -> float:
 @observable("clipped", "fraction clipped")
 def _clipped(f: Field) -> float:
     """Fraction at or beyond ``[vmin, vmax]`` (tolerance: see the module docstring)."""
+    if not f.fixed:
+        return None
     lo, hi, values = f.vmin, f.vmax, f.values
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         return math.nan
@@ -241,6 +246,7 @@ def frame_observables(
     vmax: float | Sequence[float],
     components: Sequence[str],
     grid_length: GridLength = None,
+    fixed: Sequence[bool] | None = None,
 ) -> dict[str, float]:
     """Observables of one frame ``data`` of shape ``(n_components, *grid_shape)``.
 
@@ -249,6 +255,8 @@ def frame_observables(
         vmin, vmax: storage range of each component (one value for all is accepted).
         components: component names, used as column prefixes.
         grid_length: physical side lengths of the grid (None: grid cells).
+        fixed: per component, whether it was stored with a fixed range (default: all);
+            ``<name>_clipped`` exists only for those.
 
     Returns:
         ``"<name>_<suffix>"`` for every component and every registered observable (see the
@@ -263,9 +271,10 @@ def frame_observables(
         )
     lows = per_component(vmin, len(names), "vmin")
     highs = per_component(vmax, len(names), "vmax")
+    flags = [True] * len(names) if fixed is None else [bool(x) for x in fixed]
     out: dict[str, float] = {}
-    for name, values, lo, hi in zip(names, arr, lows, highs, strict=True):
-        field = Field(values, np.asarray(values, dtype=np.float64), lo, hi, grid_length)
+    for name, values, lo, hi, fix in zip(names, arr, lows, highs, flags, strict=True):
+        field = Field(values, np.asarray(values, dtype=np.float64), lo, hi, grid_length, fix)
         for suffix, (_, function) in OBSERVABLES.items():
             value = function(field)
             if value is not None:
@@ -281,6 +290,7 @@ def compute_observables(
     vmin: float | Sequence[float],
     vmax: float | Sequence[float],
     grid_length: GridLength = None,
+    fixed: Sequence[bool] | None = None,
 ) -> pd.DataFrame:
     """One row per frame: ``time`` and the :func:`frame_observables` of the frame.
 
@@ -294,7 +304,12 @@ def compute_observables(
             row = {"time": float(t)}
             row.update(
                 frame_observables(
-                    data, vmin=vmin, vmax=vmax, components=components, grid_length=grid_length
+                    data,
+                    vmin=vmin,
+                    vmax=vmax,
+                    components=components,
+                    grid_length=grid_length,
+                    fixed=fixed,
                 )
             )
             rows.append(row)
@@ -307,7 +322,13 @@ def compute_observables(
     if rows:
         return pd.DataFrame(rows)
     # keep the header so that an empty run still gives a well-formed table
-    columns = ["time"] + [f"{name}_{s}" for name in components for s in OBSERVABLES]
+    flags = [True] * len(components) if fixed is None else list(fixed)
+    columns = ["time"] + [
+        f"{name}_{s}"
+        for name, fix in zip(components, flags, strict=True)
+        for s in OBSERVABLES
+        if fix or s != "clipped"
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -316,7 +337,8 @@ def write_observables_csv(reader_like: Any, path: str | os.PathLike) -> pd.DataF
 
     Args:
         reader_like: iterable of ``(t, data)`` with attributes ``components``, ``vmin``,
-            ``vmax`` and optionally ``grid_length`` (a MovieReader).
+            ``vmax`` and optionally ``grid_length`` and ``meta.modes`` (a MovieReader:
+            only components with a fixed storage range get a clipped fraction).
         path: output CSV, written atomically (temporary file in the same folder, renamed).
 
     Returns:
@@ -328,10 +350,17 @@ def write_observables_csv(reader_like: Any, path: str | os.PathLike) -> pd.DataF
         vmin=reader_like.vmin,
         vmax=reader_like.vmax,
         grid_length=getattr(reader_like, "grid_length", None),
+        fixed=_fixed_components(reader_like),
     )
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, na_rep="NaN")
     return df
+
+
+def _fixed_components(reader_like: Any) -> list[bool] | None:
+    """Which components a reader stores with a fixed range (None: not known, all)."""
+    modes = getattr(getattr(reader_like, "meta", None), "modes", None)
+    return None if modes is None else [m == "fixed" for m in modes]
 
 
 def __getattr__(name: str) -> Any:
