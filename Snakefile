@@ -11,6 +11,6 @@ localrules:
 
 
 rule default:
+    default_target: True
     input:
         rules.all.input,
-    default_target: True

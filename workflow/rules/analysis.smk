@@ -18,7 +18,7 @@ rule observables:
         mem_mb=movie_mem_mb,
         runtime=movie_runtime,
     params:
-        code=code("analysis"),
+        code=code("analysis", "observables"),
     script:
         "../../scripts/observables.py"
 
@@ -39,7 +39,7 @@ rule preview:
         runtime=movie_runtime,
     params:
         cmap=analysis_setting("cmap"),
-        code=code("analysis"),
+        code=code("analysis", "preview"),
     script:
         "../../scripts/preview.py"
 
@@ -67,7 +67,7 @@ rule snapshots:
     params:
         frames=analysis_setting("snapshots"),
         cmap=analysis_setting("cmap"),
-        code=code("analysis"),
+        code=code("analysis", "snapshots"),
     script:
         "../../scripts/snapshots.py"
 
@@ -93,6 +93,6 @@ rule summary:
     params:
         points=summary_points,
         swept=lambda wildcards: SWEEPS[wildcards.sweep].swept_parameters,
-        code=code("analysis"),
+        code=code("analysis", "summary"),
     script:
         "../../scripts/summary.py"

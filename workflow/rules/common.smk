@@ -1,5 +1,7 @@
-# Shared by all rule files: the results layout, wildcard constraints, code fingerprints,
+# Shared by the rules: the results layout, code fingerprints,
 # resources and input functions. SWEEPS comes from the Snakefile (checked config).
+from pathlib import Path
+
 from fieldmovie.workflow import ResultsLayout
 from fieldmovie.workflow.fingerprint import stage_fingerprint
 from fieldmovie.workflow.status import run_summary
@@ -7,12 +9,7 @@ from fieldmovie.workflow.status import run_summary
 RESULTS = config["results"]
 # Snakemake patterns of every output, e.g. PATHS.movie() == "results/{sweep}/{point}/movie.mkv"
 PATHS = ResultsLayout(RESULTS)
-
-
-wildcard_constraints:
-    sweep=r"[^/]+",
-    point=r"[^/]+",
-    k=r"\d{4}",
+SCRIPTS = Path(workflow.current_basedir, "..", "..", "scripts")
 
 
 def segment_spec(wildcards):
@@ -20,13 +17,15 @@ def segment_spec(wildcards):
     return SWEEPS[wildcards.sweep].segment_settings(wildcards.point)
 
 
-def code(stage):
-    """Params function: fingerprint of the package code of a stage (a rerun trigger)."""
+def code(stage, script):
+    """Params function: fingerprint of a stage's package code and of its rule script (a
+    rerun trigger; ``snakemake --list-changes params`` shows what it reruns)."""
+    path = SCRIPTS / f"{script}.py"
+    scripts = (str(path),) if path.is_file() else ()  # not local: a module from GitHub
 
     def fingerprint(wildcards):
-        sweep = SWEEPS.get(wildcards.get("sweep"))
-        model = sweep.model_class if stage == "simulation" and sweep else None
-        return stage_fingerprint(stage, model)
+        model = SWEEPS[wildcards.sweep].model_class if stage == "simulation" else None
+        return stage_fingerprint(stage, model, scripts)
 
     return fingerprint
 

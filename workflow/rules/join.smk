@@ -13,7 +13,7 @@ rule join_segments:
         runtime=movie_runtime,
     params:
         info=point_info,
-        code=code("movie"),
+        code=code("movie", "join_segments"),
     script:
         "../../scripts/join_segments.py"
 
@@ -33,6 +33,6 @@ rule validate_movie:
         mem_mb=grow(lambda wildcards: 500),
         runtime=movie_runtime,
     params:
-        code=code("movie"),
+        code=code("movie", "validate_movie"),
     script:
         "../../scripts/validate_movie.py"

@@ -21,7 +21,7 @@ rule preview_page:
         mem_mb=small_mem_mb,
         runtime=small_runtime,
     params:
-        code=code("report"),
+        code=code("report", "preview_page"),
     script:
         "../../scripts/preview_page.py"
 
@@ -50,6 +50,6 @@ rule sweep_page:
         config=sweep_config,
         points=summary_points,
         swept=lambda wildcards: SWEEPS[wildcards.sweep].swept_parameters,
-        code=code("report"),
+        code=code("report", "sweep_page"),
     script:
         "../../scripts/sweep_page.py"

@@ -14,6 +14,6 @@ rule simulate_segment:
         runtime=segment_runtime,
     params:
         spec=segment_spec,
-        code=code("simulation"),
+        code=code("simulation", "simulate_segment"),
     script:
         "../../scripts/simulate_segment.py"

@@ -1,9 +1,9 @@
 """Fingerprints of the package code a rule runs: results rerun when that code changes.
 
 Each rule's ``params`` holds the fingerprint of the subpackages its computation uses
-(simulation: movie + simulation; analysis: movie + analysis), a hash of the *contents* of
-their ``.py`` files: touching a file changes nothing, editing the analysis code never
-reruns a simulation. ``snakemake --list-changes params`` lists the affected outputs.
+(simulation: movie + simulation; analysis: movie + analysis) and of its rule script, a hash
+of the *contents* of those files: touching a file changes nothing, editing the analysis
+code never reruns a simulation. ``snakemake --list-changes params`` lists the affected outputs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CODE_OF_STAGE: dict[str, tuple[str, ...]] = {
     "simulation": ("movie", "simulation"),
     "movie": ("movie",),
     "analysis": ("movie", "analysis"),
-    "report": ("movie", "analysis", "workflow/report.py"),
+    "report": ("movie", "workflow/report.py"),
 }
 
 
@@ -43,10 +43,11 @@ def code_fingerprint(parts: tuple[str, ...], extra: tuple[str, ...] = ()) -> str
     return digest.hexdigest()[:16]
 
 
-def stage_fingerprint(stage: str, model: type | None = None) -> str:
-    """The fingerprint of one stage; for the simulation also the user model's module file."""
-    extra: tuple[str, ...] = ()
+def stage_fingerprint(stage: str, model: type | None = None, scripts: tuple[str, ...] = ()) -> str:
+    """The fingerprint of one stage's package code, of the rule's ``scripts`` and, given a
+    user model (not built in), of the model's module file."""
+    extra = tuple(scripts)
     if model is not None and not model.__module__.startswith("fieldmovie."):
         source = inspect.getsourcefile(model)
-        extra = (source,) if source else ()
+        extra += (source,) if source else ()
     return code_fingerprint(CODE_OF_STAGE[stage], extra)
