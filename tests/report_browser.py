@@ -17,6 +17,7 @@ import argparse
 import base64
 import contextlib
 import functools
+import html
 import http.server
 import json
 import os
@@ -160,27 +161,37 @@ def _driver(report: Path, only: int | None, dwell_ms: int) -> str:
     return name
 
 
-def check_report(report: str | os.PathLike, dwell_ms: int = 2500, timeout: float = 120) -> dict:
-    """Open every preview of ``report`` in headless Chromium; what the page saw.
-
-    Returns ``{"items": [{path, labels, mime}], "opened": [paths], "previews": {name: state}}``
-    where a state has ``readyState`` (>= 3: it can play), ``currentTime``, ``videoWidth``.
-    """
-    report = Path(report).resolve()
-    driver = _driver(report, None, dwell_ms)
+def _open_in_chromium(report: Path, only: int, dwell_ms: int, timeout: float) -> dict:
+    driver = _driver(report, only, dwell_ms)
     try:
         with serve(report.parent) as url:
-            n_previews = report.read_text(errors="replace").count("preview.html")
-            budget = 2000 + dwell_ms * (n_previews + 1)
             dom = _run_chromium(
-                [f"--virtual-time-budget={budget}", "--dump-dom", f"{url}/{driver}"], timeout
+                [f"--virtual-time-budget={2000 + 2 * dwell_ms}", "--dump-dom", f"{url}/{driver}"],
+                timeout,
             )
     finally:
         (report.parent / driver).unlink()
     match = re.search(r'<pre id="result">(.*?)</pre>', dom, re.DOTALL)
     if not match or match[1] == "pending":
         raise RuntimeError(f"the driver page did not finish: {dom[-1000:]}")
-    return json.loads(match[1].replace("&quot;", '"').replace("&amp;", "&"))
+    return json.loads(html.unescape(match[1]))
+
+
+def check_report(report: str | os.PathLike, dwell_ms: int = 2500, timeout: float = 120) -> dict:
+    """Open each preview of ``report`` in headless Chromium (one browser run each).
+
+    Returns ``{"items": [{path, labels, mime}], "opened": [paths], "previews": {name: state}}``
+    where a state has ``readyState`` (>= 3: it can play), ``currentTime``, ``videoWidth``.
+    """
+    report = Path(report).resolve()
+    n_previews = sum(path.endswith("preview.html") for path in embedded_results(report))
+    seen: dict[str, Any] = {"items": [], "opened": [], "previews": {}}
+    for i in range(n_previews):
+        one = _open_in_chromium(report, i, dwell_ms, timeout)
+        seen["items"] = one["items"]
+        seen["opened"] += one["opened"]
+        seen["previews"].update(one["previews"])
+    return seen
 
 
 def screenshot(report: str | os.PathLike, png: str | os.PathLike, preview: int = 0) -> None:
@@ -199,8 +210,8 @@ def screenshot(report: str | os.PathLike, png: str | os.PathLike, preview: int =
 
 def embedded_results(report: str | os.PathLike) -> dict[str, dict]:
     """The report's result table (``var results = {...}``), data URIs decoded to ``text``."""
-    html = Path(report).read_text(errors="replace")
-    match = re.search(r"var results = (\{.*?\});\n", html, re.DOTALL)
+    page = Path(report).read_text(errors="replace")
+    match = re.search(r"var results = (\{.*?\});\n", page, re.DOTALL)
     if not match:
         raise ValueError(f"{report}: no results table")
     results = json.loads(match[1])
