@@ -1,13 +1,14 @@
 """Rule simulate_segment: simulate segment k of one point into a movie segment + state."""
 
 from fieldmovie.simulation.segment import run_segment
+from fieldmovie.simulation.spec import SegmentSpec
 from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 
 with job_logging(snakemake.log[0]):
     run_segment(
-        snakemake.params.settings,
+        SegmentSpec.from_dict(snakemake.params.spec),
         int(snakemake.wildcards.k),
         movie=snakemake.output.movie,
         state_out=snakemake.output.state,

@@ -1,20 +1,26 @@
-"""Analysis stage of the workflow, the report, and the downstream example (real Snakemake)."""
+"""Analysis stage of the workflow, the report (in headless Chromium), and the downstream
+example (real Snakemake)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from report_browser import check_report, chromium, embedded_results
 
 from fieldmovie import MovieReader
 from fieldmovie.movie.validate import open_validated
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
+POINTS = ["F~0.03_k~0.06_seed~3", "F~0.04_k~0.06_seed~3"]
 TINY = """\
 sweeps:
   gs:
@@ -71,6 +77,9 @@ def test_analysis_outputs(analysed: Path) -> None:
         assert (info["codec_name"], info["pix_fmt"]) == ("h264", "yuv420p")
         assert int(info["nb_read_frames"]) == len(movie)
         assert (sweep / point / "snapshots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (sweep / point / "preview.html").stat().st_size > (
+            sweep / point / "preview.mp4"
+        ).stat().st_size
     with open(sweep / "summary.csv") as fh:
         summary = list(csv.DictReader(fh))
     assert [r["F"] for r in summary] == ["0.03", "0.04"]
@@ -78,10 +87,50 @@ def test_analysis_outputs(analysed: Path) -> None:
     assert (sweep / "summary.png").stat().st_size > 10_000
 
 
-def test_report_builds(analysed: Path) -> None:
+@pytest.fixture(scope="module")
+def report(analysed: Path) -> Path:
     snakemake(analysed, "--report", "report.html")
-    html = (analysed / "report.html").read_text(errors="replace")
-    assert "summary.png" in html and "preview.mp4" in html and "snapshots.png" in html
+    return analysed / "report.html"
+
+
+def test_report_shows_previews_config_parameters_and_summary(report: Path) -> None:
+    results = embedded_results(report)
+    by_figure = {}
+    for path, entry in results.items():
+        by_figure.setdefault(entry["labels"].get("figure"), []).append((path, entry))
+        assert entry["caption"].strip(), f"{path} has no caption"
+    previews = sorted(by_figure["preview"])
+    assert [p for p, _ in previews] == [f"results/gs/{p}/preview.html" for p in POINTS]
+    for (_, entry), point in zip(previews, POINTS, strict=True):
+        assert entry["labels"] == {"sweep": "gs", "point": point, "figure": "preview"}
+        assert f"sweep gs, point {point}" in entry["text"]
+        assert '<video id="preview"' in entry["text"] and "data:video/mp4;base64," in entry["text"]
+        assert point in entry["caption"] and "gs" in entry["caption"]
+    [(path, sweep_page)] = by_figure["config, parameters and summary table"]
+    assert path == "results/gs/sweep.html"
+    text = sweep_page["text"]
+    for heading in ("Parameter points", "Summary: final values per point", "Config of this sweep"):
+        assert heading in text
+    for point in POINTS:
+        assert f"<td>{point}</td>" in text
+    with open(report.parent / "results" / "gs" / "summary.csv", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert all(f"<th>{column}</th>" in text for column in header), (header, text[:3000])
+    assert "gray_scott" in text and "frames_per_segment: 4" in text
+    assert {"summary plot", "snapshots"} <= set(by_figure)
+
+
+def test_report_previews_play_in_chromium(report: Path) -> None:
+    if chromium() is None:
+        if os.environ.get("FIELDMOVIE_BROWSER_REQUIRED"):
+            pytest.fail("chromium is not installed but FIELDMOVIE_BROWSER_REQUIRED is set")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    seen = check_report(report)
+    assert sorted(seen["previews"]) == [f"gs / {p}" for p in POINTS], seen
+    for name, state in seen["previews"].items():
+        assert state["readyState"] >= 3, (name, state)  # HAVE_FUTURE_DATA: it plays
+        assert state["currentTime"] > 0, (name, state)  # and it did play
+        assert state["videoWidth"] > 0 and state["error"] is None, (name, state)
 
 
 def test_failed_validation_is_not_analysed(analysed: Path, tmp_path: Path) -> None:

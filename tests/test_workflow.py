@@ -40,6 +40,8 @@ from workflow_helpers import (
 from fieldmovie import MovieReader
 from fieldmovie.simulation.segment import load_state
 
+pytestmark = pytest.mark.slow  # every test here starts Snakemake
+
 # -- end to end ------------------------------------------------------------------------------
 E2E = "e2e"
 E2E_SWEEP = {
@@ -92,6 +94,10 @@ def test_end_to_end_outputs_and_point_names(e2e):
     assert sorted(run.segments_run()) == [(p, k) for p in E2E_POINTS for k in range(E2E_SEGMENTS)]
     assert sorted(run.rules_run()) == sorted(
         ["simulate_segment"] * 6 + ["join_segments"] * 2 + ["validate_movie"] * 2
+    )
+    # the run's summary at the end
+    assert f"fieldmovie: sweep '{E2E}': 2 points, 2 validated movies; segments 6/6 done" in (
+        run.output
     )
 
 
@@ -328,7 +334,6 @@ def _wait_until_mid_run(workdir: Path, proc: subprocess.Popen, timeout: float = 
     raise AssertionError("no segment completed in time")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("orphans", ["finish", "killed"])
 def test_resume_after_sigkill(tmp_path, resume_reference, orphans):
     """SIGKILL Snakemake mid-run, then ``--unlock`` and ``--rerun-incomplete``.
@@ -376,7 +381,6 @@ def test_resume_after_sigkill(tmp_path, resume_reference, orphans):
         assert np.array_equal(frames, ref_frames), point
 
 
-@pytest.mark.slow
 def test_resume_after_ctrl_c(tmp_path, resume_reference):
     """Ctrl-C (SIGINT to the foreground process group) mid-run, then a plain ``snakemake``."""
     write_config(tmp_path, {RESUME: RESUME_SWEEP})

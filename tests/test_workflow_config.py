@@ -2,7 +2,8 @@
 
 A bad config must stop Snakemake before any job runs, with a message naming the sweep and
 the key: checked with real ``snakemake -n`` runs (in parallel, they are slow to start) and,
-for more variants, with :func:`fieldmovie.workflow.load_sweeps` directly. Point names must
+for more variants, with :func:`fieldmovie.workflow.load_sweeps` directly -- the same path
+Snakemake takes (JSON schema with defaults, then the cross-field checks). Point names must
 be unique and stable for floats.
 """
 
@@ -149,6 +150,7 @@ def dry_run(dry_runs, case_id: str) -> tuple[Path, SnakemakeRun]:
     return workdir, future.result()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case_id, key", [(c[0], c[2]) for c in CLI_CASES], ids=[c[0] for c in CLI_CASES]
 )
@@ -190,12 +192,14 @@ def planned_points(run: SnakemakeRun) -> set[str]:
     return {job["wildcards"]["point"] for job in run.jobs if job["rule"] == "simulate_segment"}
 
 
+@pytest.mark.slow
 def test_point_names_from_yaml_floats(dry_runs):
     _, run = dry_run(dry_runs, "yaml-floats")
     assert run.returncode == 0, run.describe()
     assert planned_points(run) == {"D~0.03_seed~0", "D~1.0_seed~0", "D~2.5_seed~0"}
 
 
+@pytest.mark.slow
 def test_point_names_from_yaml_scientific_notation(dry_runs):
     _, run = dry_run(dry_runs, "yaml-scientific-notation")
     assert run.returncode == 0, run.describe()

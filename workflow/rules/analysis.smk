@@ -3,50 +3,22 @@
 # validation is never analysed.
 
 
-def analysis_targets():
-    """Per point and per sweep outputs of the analysis stage for all sweeps."""
-    targets = []
-    for sweep in SWEEPS.values():
-        for point in sweep.points():
-            base = sweep.point_dir(point)
-            targets.append(f"{base}/observables.csv")
-            if sweep.analysis.get("preview", True):
-                targets.append(f"{base}/preview.mp4")
-            if sweep.analysis.get("snapshots", 6):
-                targets.append(f"{base}/snapshots.png")
-        targets += [f"{RESULTS}/{sweep.name}/summary.csv", f"{RESULTS}/{sweep.name}/summary.png"]
-    return targets
-
-
-def sweep_observables(wildcards):
-    sweep = SWEEPS[wildcards.sweep]
-    return [f"{sweep.point_dir(p)}/observables.csv" for p in sweep.points()]
-
-
-def summary_points(wildcards):
-    """Parameters and seed of each point of a sweep, in the order of sweep_observables."""
-    sweep = SWEEPS[wildcards.sweep]
-    return [{"point": p.name, "parameters": p.parameters, "seed": p.seed} for p in sweep.points()]
-
-
-def analysis_setting(key, default):
-    return lambda wildcards: SWEEPS[wildcards.sweep].analysis.get(key, default)
-
-
 rule observables:
     """One row per frame: time, per component mean/std/min/max/clipped, length scale."""
     input:
-        movie=f"{POINT_DIR}/movie.mkv",
-        times=f"{POINT_DIR}/movie.mkv.times",
-        report=f"{POINT_DIR}/movie.validation.json",
+        movie=PATHS.movie(),
+        times=PATHS.movie_times(),
+        report=PATHS.validation(),
     output:
-        csv=f"{POINT_DIR}/observables.csv",
+        csv=PATHS.observables(),
     log:
-        "logs/{sweep}/{point}/observables.log",
+        PATHS.log("observables"),
     threads: 1
     resources:
         mem_mb=movie_mem_mb,
         runtime=movie_runtime,
+    params:
+        code=code("analysis", "observables"),
     script:
         "../../scripts/observables.py"
 
@@ -54,25 +26,20 @@ rule observables:
 rule preview:
     """H.264 preview for eyes: colormapped components side by side, time shown."""
     input:
-        movie=f"{POINT_DIR}/movie.mkv",
-        times=f"{POINT_DIR}/movie.mkv.times",
-        report=f"{POINT_DIR}/movie.validation.json",
+        movie=PATHS.movie(),
+        times=PATHS.movie_times(),
+        report=PATHS.validation(),
     output:
-        mp4=report(
-            f"{POINT_DIR}/preview.mp4",
-            caption="../report/preview.rst",
-            category="Previews",
-            subcategory="{sweep}",
-            labels={"sweep": "{sweep}", "point": "{point}", "figure": "preview"},
-        ),
-    params:
-        cmap=analysis_setting("cmap", "viridis"),
+        mp4=PATHS.preview(),
     log:
-        "logs/{sweep}/{point}/preview.log",
+        PATHS.log("preview"),
     threads: 2
     resources:
         mem_mb=movie_mem_mb,
         runtime=movie_runtime,
+    params:
+        cmap=analysis_setting("cmap"),
+        code=code("analysis", "preview"),
     script:
         "../../scripts/preview.py"
 
@@ -80,26 +47,27 @@ rule preview:
 rule snapshots:
     """A grid of frames across the run, one column per component."""
     input:
-        movie=f"{POINT_DIR}/movie.mkv",
-        times=f"{POINT_DIR}/movie.mkv.times",
-        report=f"{POINT_DIR}/movie.validation.json",
+        movie=PATHS.movie(),
+        times=PATHS.movie_times(),
+        report=PATHS.validation(),
     output:
         png=report(
-            f"{POINT_DIR}/snapshots.png",
+            PATHS.snapshots(),
             caption="../report/snapshots.rst",
             category="Snapshots",
             subcategory="{sweep}",
             labels={"sweep": "{sweep}", "point": "{point}", "figure": "snapshots"},
         ),
-    params:
-        frames=analysis_setting("snapshots", 6),
-        cmap=analysis_setting("cmap", "viridis"),
     log:
-        "logs/{sweep}/{point}/snapshots.log",
+        PATHS.log("snapshots"),
     threads: 1
     resources:
         mem_mb=movie_mem_mb,
-        runtime=10,
+        runtime=small_runtime,
+    params:
+        frames=analysis_setting("snapshots"),
+        cmap=analysis_setting("cmap"),
+        code=code("analysis", "snapshots"),
     script:
         "../../scripts/snapshots.py"
 
@@ -109,21 +77,22 @@ rule summary:
     input:
         observables=sweep_observables,
     output:
-        csv=f"{RESULTS}/{{sweep}}/summary.csv",
+        csv=PATHS.summary_csv(),
         png=report(
-            f"{RESULTS}/{{sweep}}/summary.png",
+            PATHS.summary_png(),
             caption="../report/summary.rst",
             category="Summary",
-            labels={"sweep": "{sweep}", "figure": "summary"},
+            labels={"sweep": "{sweep}", "figure": "summary plot"},
         ),
+    log:
+        PATHS.log("summary", point=None),
+    threads: 1
+    resources:
+        mem_mb=small_mem_mb,
+        runtime=small_runtime,
     params:
         points=summary_points,
         swept=lambda wildcards: SWEEPS[wildcards.sweep].swept_parameters,
-    log:
-        "logs/{sweep}/summary.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
+        code=code("analysis", "summary"),
     script:
         "../../scripts/summary.py"

@@ -3,16 +3,17 @@ rule join_segments:
     input:
         segments=point_segments,
     output:
-        movie=f"{POINT_DIR}/movie.mkv",
-        times=f"{POINT_DIR}/movie.mkv.times",
-    params:
-        info=point_info,
+        movie=PATHS.movie(),
+        times=PATHS.movie_times(),
     log:
-        "logs/{sweep}/{point}/join.log",
+        PATHS.log("join"),
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=grow(lambda wildcards: 500),
         runtime=movie_runtime,
+    params:
+        info=point_info,
+        code=code("movie", "join_segments"),
     script:
         "../../scripts/join_segments.py"
 
@@ -20,16 +21,18 @@ rule join_segments:
 rule validate_movie:
     """Decode every frame; check counts, times, metadata and checksums against the segments."""
     input:
-        movie=f"{POINT_DIR}/movie.mkv",
-        times=f"{POINT_DIR}/movie.mkv.times",
+        movie=PATHS.movie(),
+        times=PATHS.movie_times(),
         segments=point_segments,
     output:
-        report=f"{POINT_DIR}/movie.validation.json",
+        report=PATHS.validation(),
     log:
-        "logs/{sweep}/{point}/validate.log",
+        PATHS.log("validate"),
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=grow(lambda wildcards: 500),
         runtime=movie_runtime,
+    params:
+        code=code("movie", "validate_movie"),
     script:
         "../../scripts/validate_movie.py"

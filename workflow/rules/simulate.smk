@@ -3,16 +3,17 @@ rule simulate_segment:
     input:
         unpack(previous_state),
     output:
-        movie=f"{POINT_DIR}/segments/{{k}}.mkv",
-        times=f"{POINT_DIR}/segments/{{k}}.mkv.times",
-        state=f"{POINT_DIR}/segments/{{k}}.state.npz",
-    params:
-        settings=segment_settings,
+        movie=PATHS.segment(),
+        times=PATHS.segment_times(),
+        state=PATHS.state(),
     log:
-        "logs/{sweep}/{point}/segment_{k}.log",
+        PATHS.log("segment", k="{k}"),
     threads: 1
     resources:
         mem_mb=segment_mem_mb,
         runtime=segment_runtime,
+    params:
+        spec=segment_spec,
+        code=code("simulation", "simulate_segment"),
     script:
         "../../scripts/simulate_segment.py"

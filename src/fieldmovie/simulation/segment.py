@@ -5,6 +5,9 @@ Segment ``k`` covers frames at ``k*T + i*frame_interval`` (``i = 0 .. frames_per
 random generator's state) at ``(k+1)*T``. The model is always advanced from frame time to
 frame time with the same expressions, so a run resumed from any saved state gives frames
 bit-identical to an uninterrupted run.
+
+A running segment logs a progress line at least every 10 s or 10 % of its frames, and the
+model's resolution check (when it has one) for every frame.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 import platform
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,18 +28,29 @@ from ..movie.atomic import atomic_path, remove_stale_temporaries
 from ..movie.probe import times_path
 from ..movie.writer import MovieWriter
 from .models import Grid, Model, resolve_model
+from .spec import SegmentSpec
 
-__all__ = ["SimulationError", "SegmentResult", "load_state", "run_segment", "segment_times"]
+__all__ = [
+    "SegmentResult",
+    "SegmentSpec",
+    "SimulationError",
+    "build_model",
+    "load_state",
+    "run_segment",
+    "segment_times",
+]
 
 log = logging.getLogger(__name__)
 
-#: settings that must agree between a saved state and the segment that resumes from it
-_CHAIN_KEYS = ("model", "parameters", "seed", "grid_shape", "grid_length", "frame_interval",
-               "frames_per_segment")  # fmt: skip
+#: a progress line at least this often (seconds) ...
+PROGRESS_SECONDS = 10.0
+#: ... and at least every this fraction of the segment's frames
+PROGRESS_FRACTION = 0.1
 
 
 class SimulationError(RuntimeError):
-    """A simulation produced non-finite values or cannot resume from its saved state."""
+    """A simulation produced non-finite values, is under-resolved in strict mode, or cannot
+    resume from its saved state."""
 
 
 @dataclass
@@ -48,6 +62,8 @@ class SegmentResult:
     t_end: float
     simulate_seconds: float
     encode_seconds: float
+    #: per frame: the model's resolution measure (component -> value), when it has one
+    resolution: list[dict[str, float] | None] = field(default_factory=list)
 
 
 def segment_times(frame_interval: float, frames_per_segment: int, k: int) -> list[float]:
@@ -56,13 +72,13 @@ def segment_times(frame_interval: float, frames_per_segment: int, k: int) -> lis
     return [k * seg + i * frame_interval for i in range(frames_per_segment)] + [(k + 1) * seg]
 
 
-def _model(settings: Mapping[str, Any]) -> Model:
-    grid = Grid(tuple(settings["grid_shape"]), tuple(settings["grid_length"]))
-    return resolve_model(settings["model"])(grid, settings["parameters"])
-
-
-def _where(settings: Mapping[str, Any], k: int) -> str:
-    return f"sweep {settings['sweep']!r}, point {settings['point']!r}, segment {k}"
+def build_model(spec: SegmentSpec) -> Model:
+    """``resolve_model(spec.model)(grid, parameters, options=spec.model_options)``."""
+    grid = Grid(spec.grid_shape, spec.grid_length)
+    model_class = resolve_model(spec.model)
+    if spec.model_options:  # models without options keep working
+        return model_class(grid, dict(spec.parameters), options=dict(spec.model_options))
+    return model_class(grid, dict(spec.parameters))
 
 
 def load_state(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any], float, dict]:
@@ -81,8 +97,10 @@ def load_state(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any], flo
 def save_state(
     path: str | os.PathLike, state: np.ndarray, rng: np.random.Generator, t: float,
     settings: Mapping[str, Any], segment: int,
+    resolution: list[dict[str, float] | None] | None = None,
 ) -> None:  # fmt: skip
-    """Write the exact state atomically (float64 array, generator state as JSON, time)."""
+    """Write the exact state atomically (float64 array, generator state as JSON, time, and
+    the per-frame resolution measures of the segment)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(
             fh,
@@ -91,22 +109,119 @@ def save_state(
             t=np.float64(t),
             segment=np.int64(segment),
             settings=np.array(json.dumps(dict(settings), sort_keys=True)),
+            resolution=np.array(json.dumps(resolution or [])),
         )
 
 
-def _check_finite(state: np.ndarray, settings: Mapping[str, Any], k: int, t: float) -> None:
+def _check_finite(state: np.ndarray, spec: SegmentSpec, k: int, t: float) -> None:
     if not np.isfinite(state).all():
-        comps = resolve_model(settings["model"]).components
+        comps = resolve_model(spec.model).components
         bad = [comps[c] for c in range(state.shape[0]) if not np.isfinite(state[c]).all()]
         raise SimulationError(
-            f"{_where(settings, k)}: the simulation produced non-finite values (NaN/inf) in "
+            f"{spec.where(k)}: the simulation produced non-finite values (NaN/inf) in "
             f"component(s) {bad} at t={t!r}; earlier segments are kept. Reduce the time step "
             "or check the parameters."
         )
 
 
+class Progress:
+    """Progress lines of a segment: frames done/total, simulated time, rate and ETA."""
+
+    def __init__(self, where: str, total: int, t_end: float) -> None:
+        self.where, self.total, self.t_end = where, total, t_end
+        self.start = self.last = time.monotonic()
+        self.step = max(1, int(total * PROGRESS_FRACTION))
+        self.next_frame = self.step
+
+    def update(self, done: int, t: float) -> None:
+        """Called after ``done`` frames, the model now at time ``t``."""
+        now = time.monotonic()
+        if done < self.total and done < self.next_frame and now - self.last < PROGRESS_SECONDS:
+            return
+        self.last = now
+        self.next_frame = done + self.step
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        log.info(
+            "%s: progress %d/%d frames (%.0f%%), t=%.6g of %.6g, %.3g frames/s, ETA %.0f s",
+            self.where, done, self.total, 100.0 * done / self.total, t, self.t_end, rate, eta,
+        )  # fmt: skip
+
+
+def _resolution(
+    model: Model, state: np.ndarray, spec: SegmentSpec, k: int, t: float
+) -> dict[str, float] | None:
+    """The model's resolution measure of ``state``; warns (or fails if strict) above the limit."""
+    measure = getattr(model, "resolution", None)
+    if measure is None:
+        return None
+    values = measure(state)
+    limit = getattr(model, "resolution_limit", None)
+    if values is None or limit is None:
+        return None if values is None else {c: float(v) for c, v in values.items()}
+    values = {c: float(v) for c, v in values.items()}
+    over = {c: v for c, v in values.items() if not v <= limit}
+    if over:
+        message = (
+            f"{spec.where(k)}: under-resolved at t={t!r}: spectral tail "
+            + ", ".join(f"{c}={v:.3g}" for c, v in over.items())
+            + f" above the limit {limit:.3g} (refine the grid or lower the time step)"
+        )
+        if spec.strict:
+            raise SimulationError(message + "; strict: true, so the segment fails")
+        log.warning("%s", message)
+    return values
+
+
+def _start_state(
+    spec: SegmentSpec, model: Model, k: int, t0: float, state_in: str | os.PathLike | None
+) -> tuple[np.ndarray, np.random.Generator]:
+    """Fresh initial state for segment 0, else the checked saved state of segment k-1."""
+    if k == 0:
+        rng = np.random.default_rng(spec.seed)
+        return model.initial_state(rng), rng
+    if state_in is None:
+        raise SimulationError(f"{spec.where(k)}: needs the state of segment {k - 1}")
+    state, rng_state, t_saved, saved = load_state(state_in)
+    mismatch = spec.chain_mismatch(saved)
+    if mismatch:
+        key, theirs, mine = mismatch
+        raise SimulationError(
+            f"{spec.where(k)}: saved state {state_in} was made with {key}={theirs!r}, "
+            f"this segment has {mine!r}"
+        )
+    if t_saved != t0:
+        raise SimulationError(
+            f"{spec.where(k)}: saved state {state_in} is at t={t_saved!r}, "
+            f"the segment starts at t={t0!r}"
+        )
+    rng = np.random.default_rng()
+    rng.bit_generator.state = rng_state
+    return state, rng
+
+
+def _movie_info(spec: SegmentSpec, model: Model, k: int) -> dict[str, Any]:
+    return {
+        "sweep": spec.sweep,
+        "point": spec.point,
+        "model": spec.model,
+        "model_options": dict(spec.model_options),
+        "parameters": dict(model.params),
+        "seed": spec.seed,
+        "segment": k,
+        "frame_interval": spec.frame_interval,
+        "resolution_limit": getattr(model, "resolution_limit", None),
+        "software": {
+            "fieldmovie": __version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
 def run_segment(
-    settings: Mapping[str, Any],
+    spec: SegmentSpec | Mapping[str, Any],
     k: int,
     movie: str | os.PathLike,
     state_out: str | os.PathLike,
@@ -115,80 +230,51 @@ def run_segment(
     """Simulate segment ``k`` of one point and write its movie, ``.times`` and end state.
 
     Args:
-        settings: the point's settings (:meth:`fieldmovie.workflow.Sweep.segment_settings`).
+        spec: the point's :class:`SegmentSpec` (or its dict,
+            :meth:`fieldmovie.workflow.Sweep.segment_settings`).
         k: segment index; ``k > 0`` resumes from ``state_in`` (segment ``k-1``'s state).
         movie: output movie segment (``.mkv``); its ``.times`` goes next to it.
         state_out: output ``.npz`` with the exact state at the segment's end.
         state_in: saved state to resume from (required for ``k > 0``).
     """
+    spec = SegmentSpec.coerce(spec)
     for output in (movie, times_path(movie), state_out):
         for stale in remove_stale_temporaries(output):
             log.info("removed %s, left by an interrupted job", stale)
-    model = _model(settings)
-    times = segment_times(settings["frame_interval"], settings["frames_per_segment"], k)
-    if k == 0:
-        rng = np.random.default_rng(int(settings["seed"]))
-        state = model.initial_state(rng)
-    else:
-        if state_in is None:
-            raise SimulationError(f"{_where(settings, k)}: needs the state of segment {k - 1}")
-        state, rng_state, t_saved, saved = load_state(state_in)
-        for key in _CHAIN_KEYS:
-            if saved.get(key) != settings.get(key):
-                raise SimulationError(
-                    f"{_where(settings, k)}: saved state {state_in} was made with {key}="
-                    f"{saved.get(key)!r}, this segment has {settings.get(key)!r}"
-                )
-        if t_saved != times[0]:
-            raise SimulationError(
-                f"{_where(settings, k)}: saved state {state_in} is at t={t_saved!r}, "
-                f"the segment starts at t={times[0]!r}"
-            )
-        rng = np.random.default_rng()
-        rng.bit_generator.state = rng_state
-    _check_finite(state, settings, k, times[0])
-
+    model = build_model(spec)
+    times = spec.frame_times(k)
+    state, rng = _start_state(spec, model, k, times[0], state_in)
+    _check_finite(state, spec, k, times[0])
     components = list(model.components)
-    ranges = settings["range"]
-    info = {
-        "sweep": settings["sweep"],
-        "point": settings["point"],
-        "model": settings["model"],
-        "parameters": dict(model.params),
-        "seed": settings["seed"],
-        "segment": k,
-        "frame_interval": settings["frame_interval"],
-        "software": {
-            "fieldmovie": __version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-    }
+    progress = Progress(spec.where(k), len(times) - 1, times[-1])
+    resolution: list[dict[str, float] | None] = []
     t_sim = t_enc = 0.0
     with MovieWriter(
         movie,
         components=components,
-        grid_shape=tuple(settings["grid_shape"]),
-        vmin=[ranges[c][0] for c in components],
-        vmax=[ranges[c][1] for c in components],
-        bits=int(settings["bits"]),
-        info=info,
-        grid_length=tuple(settings["grid_length"]),
+        grid_shape=spec.grid_shape,
+        vmin=[spec.ranges[c][0] for c in components],
+        vmax=[spec.ranges[c][1] for c in components],
+        bits=spec.bits,
+        info=_movie_info(spec, model, k),
+        grid_length=spec.grid_length,
         periodic=True,
     ) as writer:
         for i in range(len(times) - 1):
+            resolution.append(_resolution(model, state, spec, k, times[i]))
             t0 = time.perf_counter()
             writer.append(state, times[i])
             t1 = time.perf_counter()
             state = model.advance(state, times[i], times[i + 1], rng)
-            _check_finite(state, settings, k, times[i + 1])
+            _check_finite(state, spec, k, times[i + 1])
             t_enc += t1 - t0
             t_sim += time.perf_counter() - t1
+            progress.update(i + 1, times[i + 1])
         t0 = time.perf_counter()
     t_enc += time.perf_counter() - t0
-    save_state(state_out, state, rng, times[-1], settings, k)
+    save_state(state_out, state, rng, times[-1], spec.as_dict(), k, resolution)
     log.info(
         "%s: %d frames t=%s..%s, simulate %.2f s, encode %.2f s",
-        _where(settings, k), len(times) - 1, times[0], times[-2], t_sim, t_enc,
+        spec.where(k), len(times) - 1, times[0], times[-2], t_sim, t_enc,
     )  # fmt: skip
-    return SegmentResult(len(times) - 1, times[0], times[-1], t_sim, t_enc)
+    return SegmentResult(len(times) - 1, times[0], times[-1], t_sim, t_enc, resolution)

@@ -1,4 +1,5 @@
-"""Support for rule scripts: logging into the job's log file, clean exit on SIGTERM."""
+"""Support for rule scripts: logging (and Python warnings) into the job's log file, clean
+exit on SIGTERM."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def job_logging(log_path: str | None, level: int = logging.INFO) -> Iterator[log
         level=level, handlers=handlers, force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )  # fmt: skip
+    # warnings (clipping, fallbacks) go to the job's log too, not only to the terminal
+    logging.captureWarnings(True)
     logger = logging.getLogger("fieldmovie.job")
     try:
         yield logger
@@ -35,4 +38,5 @@ def job_logging(log_path: str | None, level: int = logging.INFO) -> Iterator[log
         logger.error("job failed: %s", exc, exc_info=not isinstance(exc, SystemExit))
         raise
     finally:
+        logging.captureWarnings(False)
         logging.shutdown()

@@ -7,9 +7,9 @@ Used by the Snakefile and by users' own rules::
     rule my_analysis:
         input: sweeps["gray_scott"].movie_paths()
 
-The config is first checked against ``workflow/schemas/config.schema.yaml`` (which fills in
-defaults); :func:`load_sweeps` then checks what a schema cannot (models, their parameters
-and dimensions, storage ranges) and raises :class:`ConfigError` naming sweep and key.
+:func:`load_sweeps` checks the config against its JSON schema (filling in the defaults) and
+then runs the cross-field checks of :mod:`fieldmovie.workflow.config`; both raise
+:class:`ConfigError` naming sweep and key. Snakemake and the tests take this same path.
 """
 
 from __future__ import annotations
@@ -17,20 +17,25 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..movie.codec import BIT_DEPTHS
-from ..simulation.models import Grid, Model, resolve_model
+from ..simulation.models import Grid, Model
+from ..simulation.spec import SegmentSpec
+from .config import (
+    ConfigError,
+    check_config,
+    check_grid,
+    check_model,
+    check_model_accepts,
+    check_parameters,
+    check_ranges,
+    check_time,
+)
+from .layout import ResultsLayout
 
 __all__ = ["ConfigError", "Point", "Sweep", "format_value", "load_sweeps", "point_name"]
-
-
-class ConfigError(ValueError):
-    """The workflow config is invalid; the message names the sweep and key."""
 
 
 def format_value(value: float) -> str:
@@ -78,6 +83,13 @@ class Sweep:
     ranges: dict[str, tuple[float, float]]
     results: str = "results"
     analysis: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+
+    @property
+    def layout(self) -> ResultsLayout:
+        """Concrete paths of this sweep's results: ``sweep.layout.observables(point)``."""
+        return ResultsLayout(self.results, self.name)
 
     # -- time ------------------------------------------------------------------------------
     @property
@@ -117,24 +129,22 @@ class Sweep:
         except KeyError:
             raise KeyError(f"sweep {self.name!r} has no point {name!r}") from None
 
-    # -- paths -----------------------------------------------------------------------------
+    # -- paths (see ResultsLayout for every output) ---------------------------------------
     def point_dir(self, point: Point | str) -> str:
         """``<results>/<sweep>/<point>``."""
-        name = point if isinstance(point, str) else point.name
-        return f"{self.results}/{self.name}/{name}"
+        return self.layout.point_dir(point)
 
     def segment_paths(self, point: Point | str) -> list[str]:
         """Movie segments ``segments/<k:04d>.mkv`` of a point, k = 0 .. n_segments-1."""
-        base = self.point_dir(point)
-        return [f"{base}/segments/{k:04d}.mkv" for k in range(self.n_segments)]
+        return [self.layout.segment(point, k) for k in range(self.n_segments)]
 
     def movie_path(self, point: Point | str) -> str:
         """The joined movie of a point."""
-        return f"{self.point_dir(point)}/movie.mkv"
+        return self.layout.movie(point)
 
     def validation_path(self, point: Point | str) -> str:
         """The validation report of the joined movie."""
-        return f"{self.point_dir(point)}/movie.validation.json"
+        return self.layout.validation(point)
 
     def movie_paths(self) -> list[str]:
         """Joined movies of all points, in point order."""
@@ -145,27 +155,31 @@ class Sweep:
         return [self.validation_path(p) for p in self.points()]
 
     # -- what a segment job needs ----------------------------------------------------------
-    def segment_settings(self, point: Point | str) -> dict[str, Any]:
-        """Everything a segment job depends on, JSON-able.
-
-        This is the job's ``params`` and so one of Snakemake's rerun triggers: it must not
-        contain ``t_end`` (extending a run must not recompute finished segments).
-        """
+    def segment_spec(self, point: Point | str) -> SegmentSpec:
+        """Everything a segment job of ``point`` depends on (not ``t_end``)."""
         if isinstance(point, str):
             point = self.point(point)
-        return {
-            "sweep": self.name,
-            "point": point.name,
-            "model": self.model,
-            "parameters": dict(point.parameters),
-            "seed": point.seed,
-            "grid_shape": list(self.grid_shape),
-            "grid_length": list(self.grid_length),
-            "frame_interval": self.frame_interval,
-            "frames_per_segment": self.frames_per_segment,
-            "bits": self.bits,
-            "range": {c: list(r) for c, r in self.ranges.items()},
-        }
+        return SegmentSpec(
+            sweep=self.name,
+            point=point.name,
+            model=self.model,
+            parameters=point.parameters,
+            seed=point.seed,
+            grid_shape=self.grid_shape,
+            grid_length=self.grid_length,
+            frame_interval=self.frame_interval,
+            frames_per_segment=self.frames_per_segment,
+            bits=self.bits,
+            ranges=self.ranges,
+            model_options=self.model_options,
+            strict=self.strict,
+        )
+
+    def segment_settings(self, point: Point | str) -> dict[str, Any]:
+        """The segment spec as a JSON-able dict: the job's ``params`` and so one of
+        Snakemake's rerun triggers (it has no ``t_end``: extending a run must not recompute
+        finished segments)."""
+        return self.segment_spec(point).as_dict()
 
     @property
     def grid_points(self) -> int:
@@ -183,183 +197,42 @@ class Sweep:
         return int(base + copies * state_mb)
 
 
-def _sweep_error(sweep: str, key: str, message: str) -> ConfigError:
-    return ConfigError(f"config: sweep {sweep!r}: {key}: {message}")
-
-
 def _load_sweep(name: str, cfg: Mapping[str, Any], results: str) -> Sweep:
-    try:
-        model_class = resolve_model(str(cfg["model"]))
-    except (ValueError, ImportError, AttributeError) as exc:
-        raise _sweep_error(name, "model", str(exc)) from None
-    grid = cfg.get("grid") or {}
-    shape = tuple(int(n) for n in grid.get("shape", ()))
-    if not shape or len(shape) > 3 or any(n < 1 for n in shape):
-        raise _sweep_error(name, "grid.shape", f"{list(shape)}: need 1 to 3 sizes >= 1")
-    if len(shape) not in model_class.dims:
-        raise _sweep_error(
-            name, "grid.shape",
-            f"model {cfg['model']!r} cannot do {len(shape)}D grids "
-            f"(supported: {', '.join(f'{d}D' for d in model_class.dims)})",
-        )  # fmt: skip
-    length = grid.get("length")
-    if length is None:
-        length = [float(n) for n in shape]
-    if len(length) != len(shape) or not all(float(x) > 0 for x in length):
-        raise _sweep_error(name, "grid.length", f"{length}: need {len(shape)} positive lengths")
-
-    parameters: dict[str, list[float]] = {}
-    for key, value in (cfg.get("parameters") or {}).items():
-        if key not in model_class.parameters:
-            allowed = ", ".join(model_class.parameters) or "(none)"
-            raise _sweep_error(
-                name, f"parameters.{key}",
-                f"model {cfg['model']!r} has no parameter {key!r}; allowed: {allowed}",
-            )  # fmt: skip
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            raise _sweep_error(name, f"parameters.{key}", "empty list of values")
-        try:
-            floats = [float(v) for v in values]
-        except (TypeError, ValueError):
-            raise _sweep_error(name, f"parameters.{key}", f"{values}: numbers only") from None
-        if not all(math.isfinite(v) for v in floats):
-            raise _sweep_error(name, f"parameters.{key}", f"{values}: values must be finite")
-        if len(set(floats)) != len(floats):
-            raise _sweep_error(name, f"parameters.{key}", f"{values}: repeated value")
-        parameters[key] = floats
-
-    seeds = [int(s) for s in cfg.get("seeds", [0])]
-    if not seeds:
-        raise _sweep_error(name, "seeds", "empty list of seeds")
-    if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
-        raise _sweep_error(name, "seeds", f"{seeds}: need distinct seeds >= 0")
-
-    time = cfg.get("time") or {}
-    frame_interval = float(time.get("frame_interval", 0))
-    frames_per_segment = int(time.get("frames_per_segment", 0))
-    t_end = float(time.get("t_end", 0))
-    if not (frame_interval > 0 and math.isfinite(frame_interval)):
-        raise _sweep_error(name, "time.frame_interval", f"{frame_interval}: must be > 0")
-    if frames_per_segment < 1:
-        raise _sweep_error(name, "time.frames_per_segment", f"{frames_per_segment}: must be >= 1")
-    if not (t_end > 0 and math.isfinite(t_end)):
-        raise _sweep_error(name, "time.t_end", f"{t_end}: must be > 0")
-
-    storage = cfg.get("storage") or {}
-    bits = storage.get("bits", 16)
-    if bits not in BIT_DEPTHS:
-        raise _sweep_error(name, "storage.bits", f"{bits}: allowed {list(BIT_DEPTHS)}")
-    given = storage.get("range") or {}
-    ranges: dict[str, tuple[float, float]] = {}
-    for comp in model_class.components:
-        if comp not in given:
-            raise _sweep_error(
-                name, f"storage.range.{comp}",
-                f"component {comp!r} of model {cfg['model']!r} has no range [vmin, vmax]",
-            )  # fmt: skip
-        lo_hi = given[comp]
-        if not isinstance(lo_hi, list | tuple) or len(lo_hi) != 2:
-            raise _sweep_error(name, f"storage.range.{comp}", f"{lo_hi}: need [vmin, vmax]")
-        lo, hi = float(lo_hi[0]), float(lo_hi[1])
-        if not lo < hi:
-            raise _sweep_error(name, f"storage.range.{comp}", f"vmin={lo} must be < vmax={hi}")
-        ranges[comp] = (lo, hi)
-    unknown = sorted(set(given) - set(model_class.components))
-    if unknown:
-        raise _sweep_error(
-            name, "storage.range",
-            f"unknown component(s) {unknown}; model {cfg['model']!r} has "
-            f"{list(model_class.components)}",
-        )  # fmt: skip
-
-    sweep = Sweep(
+    """One sweep of a config that has passed the schema: the cross-field checks, in order."""
+    model_class = check_model(name, cfg)
+    shape, length = check_grid(name, cfg, model_class)
+    parameters = check_parameters(name, cfg, model_class)
+    check_time(name, cfg)
+    ranges = check_ranges(name, cfg, model_class)
+    check_model_accepts(name, model_class, Grid(shape, length), parameters, cfg["model_options"])
+    time = cfg["time"]
+    return Sweep(
         name=name,
         model=str(cfg["model"]),
         model_class=model_class,
         grid_shape=shape,
-        grid_length=tuple(float(x) for x in length),
+        grid_length=length,
         parameters=parameters,
-        seeds=seeds,
-        frame_interval=frame_interval,
-        frames_per_segment=frames_per_segment,
-        t_end=t_end,
-        bits=int(bits),
+        seeds=[int(s) for s in cfg["seeds"]],
+        frame_interval=float(time["frame_interval"]),
+        frames_per_segment=int(time["frames_per_segment"]),
+        t_end=float(time["t_end"]),
+        bits=int(cfg["storage"]["bits"]),
         ranges=ranges,
         results=results,
-        analysis=dict(cfg.get("analysis") or {}),
+        analysis=dict(cfg["analysis"]),
+        model_options=dict(cfg["model_options"]),
+        strict=bool(cfg["strict"]),
     )
-    # building the model checks parameter values the model itself rejects, for every
-    # combination (seeds do not matter); the model's message names the parameter
-    grid_obj = Grid(sweep.grid_shape, sweep.grid_length)
-    keys = sorted(parameters)
-    for values in itertools.product(*(parameters[k] for k in keys)):
-        combination = dict(zip(keys, values, strict=True))
-        try:
-            model_class(grid_obj, combination)
-        except (ValueError, TypeError) as exc:
-            named = [k for k in model_class.parameters if repr(k) in str(exc)] or keys
-            where = ", ".join(f"parameters.{k}" for k in named) or "parameters"
-            raise _sweep_error(name, where, f"{combination}: {exc}") from None
-    return sweep
 
 
-#: YAML 1.1 (PyYAML) reads 1e-5 as a string; only these exponent forms are converted
-_EXPONENT_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-
-
-def coerce_numbers(obj: Any) -> Any:
-    """Turn strings such as ``"1e-5"`` (numbers in YAML 1.2, strings in PyYAML) into floats.
-
-    Works in place on dicts and lists (values only, never keys) and returns ``obj``.
-    """
-    items = (
-        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
-    )
-    for key, value in list(items):
-        if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
-            obj[key] = float(value)
-        elif isinstance(value, dict | list):
-            coerce_numbers(value)
-    return obj
-
-
-def check_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
-    """Check ``config`` against the JSON schema and return it.
-
-    Exponent numbers are converted first; a schema violation raises :class:`ConfigError`
-    naming the key as a dotted path (``sweeps.gray_scott.time.t_end``) instead of a dump
-    of the schema. Defaults are filled in by Snakemake's ``validate`` afterwards.
-    """
-    import jsonschema
-    import yaml
-
-    coerce_numbers(config)
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator_class = jsonschema.validators.validator_for(schema)
-    error = jsonschema.exceptions.best_match(validator_class(schema).iter_errors(config))
-    if error is not None:
-        path = list(error.absolute_path)
-        where = ".".join(str(p) for p in path) or "(top level)"
-        sweep = f"sweep {path[1]!r}: " if len(path) > 1 and path[0] == "sweeps" else ""
-        raise ConfigError(f"config: {sweep}{where}: {error.message}")
-    return config
-
-
-def load_sweeps(config: Mapping[str, Any]) -> dict[str, Sweep]:
-    """All sweeps of a (schema-validated) config, checked; ConfigError names sweep and key."""
-    sweeps_cfg = config.get("sweeps")
-    if not isinstance(sweeps_cfg, Mapping) or not sweeps_cfg:
-        raise ConfigError("config: 'sweeps' must map at least one sweep name to its settings")
-    results = str(config.get("results", "results"))
-    sweeps = {}
-    for name, cfg in sweeps_cfg.items():
-        if "/" in name or name in ("", ".", ".."):
-            raise ConfigError(f"config: sweep name {name!r} must be usable as a folder name")
-        if not isinstance(cfg, Mapping):
-            raise ConfigError(f"config: sweep {name!r}: settings must be a mapping")
-        sweeps[name] = _load_sweep(name, cfg, results)
-    return sweeps
+def load_sweeps(config: dict[str, Any]) -> dict[str, Sweep]:
+    """All sweeps of a config, checked: the schema (defaults filled in, in place), then the
+    cross-field checks. :class:`ConfigError` names sweep and key."""
+    check_config(config)
+    return {
+        name: _load_sweep(name, cfg, config["results"]) for name, cfg in config["sweeps"].items()
+    }
 
 
 def sweep_points(config: Mapping[str, Any], sweep: str) -> list[Point]:
