@@ -63,21 +63,19 @@ def _set(path: str, value: Any, sweep: Callable[[], dict] = base_sweep) -> Calla
     return make
 
 
-def _without_range(component: str) -> Callable[[], dict]:
-    def make() -> dict:
-        out = gray_scott_sweep()
-        del out["storage"]["range"][component]
-        return out
-
-    return make
-
-
 # (id, bad sweep, key the message must name); the snakemake -n runs take the first of each
 # contract item ("cli"), load_sweeps takes all
 CASES: list[tuple[str, Callable[[], dict], str, bool]] = [
     ("vmin-equals-vmax", _set("storage.range.c", [1.0, 1.0]), "storage.range.c", True),
     ("vmin-above-vmax", _set("storage.range.c", [2.0, -2.0]), "storage.range.c", False),
-    ("component-without-range", _without_range("v"), "storage.range.v", True),
+    ("range-not-auto", _set("storage.range.c", "automatic"), "storage.range", True),
+    ("tolerance-zero", _set("storage.tolerance", 0.0), "storage.tolerance", False),
+    (
+        "tolerance-unknown-component",
+        _set("storage.tolerance", {"w": 0.1}),
+        "storage.tolerance",
+        False,
+    ),
     ("bits-7", _set("storage.bits", 7), "storage.bits", True),
     ("bits-24", _set("storage.bits", 24), "storage.bits", False),
     ("frames-per-segment-0", _set("time.frames_per_segment", 0), "time.frames_per_segment", True),
@@ -308,3 +306,20 @@ def test_user_model_parameter_without_default_must_be_given(tmp_path, monkeypatc
         load_sweeps({"sweeps": {"user": sweep}})
     sweeps = load_sweeps({"sweeps": {"user": {**sweep, "parameters": {"D": 0.5}}}})
     assert [p.name for p in sweeps["user"].points()] == ["D~0.5_seed~0"]
+
+
+def test_storage_defaults_to_auto_ranges() -> None:
+    """No storage key: every component auto; a component left out of ``range`` is auto;
+    a scalar tolerance applies to every component."""
+    sweep = base_sweep()
+    del sweep["storage"]
+    mixed = gray_scott_sweep()
+    mixed["storage"] = {"range": {"v": [0.0, 0.6]}, "tolerance": 1e-3}
+    sweeps = load_sweeps({"sweeps": {"plain": sweep, "mixed": mixed}})
+    assert sweeps["plain"].ranges == {"c": "auto"} and sweeps["plain"].bits == 16
+    assert sweeps["plain"].tolerance == {}
+    assert sweeps["mixed"].ranges == {"u": "auto", "v": (0.0, 0.6)}
+    assert sweeps["mixed"].tolerance == {"u": 1e-3, "v": 1e-3}
+    spec = sweeps["mixed"].segment_spec(sweeps["mixed"].points()[0])
+    assert spec.as_dict()["range"] == {"u": "auto", "v": [0.0, 0.6]}
+    assert type(spec).from_dict(spec.as_dict()) == spec

@@ -253,8 +253,8 @@ def run_segment(
         movie,
         components=components,
         grid_shape=spec.grid_shape,
-        vmin=[spec.ranges[c][0] for c in components],
-        vmax=[spec.ranges[c][1] for c in components],
+        range={c: spec.ranges.get(c, "auto") for c in components},
+        tolerance=dict(spec.tolerance) or None,
         bits=spec.bits,
         info=_movie_info(spec, model, k),
         grid_length=spec.grid_length,
@@ -263,7 +263,10 @@ def run_segment(
         for i in range(len(times) - 1):
             resolution.append(_resolution(model, state, spec, k, times[i]))
             t0 = time.perf_counter()
-            writer.append(state, times[i])
+            try:
+                writer.append(state, times[i])
+            except ValueError as exc:  # e.g. storage.tolerance missed: name point and segment
+                raise SimulationError(f"{spec.where(k)}: {exc}") from None
             t1 = time.perf_counter()
             state = model.advance(state, times[i], times[i + 1], rng)
             _check_finite(state, spec, k, times[i + 1])

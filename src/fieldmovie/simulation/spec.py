@@ -20,6 +20,16 @@ CHAIN_FIELDS = ("model", "model_options", "parameters", "seed", "grid_shape", "g
                 "frame_interval", "frames_per_segment")  # fmt: skip
 
 
+def _range(value: Any) -> str | tuple[float, float]:
+    """``"auto"`` or a fixed ``(vmin, vmax)`` of floats."""
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"storage range {value!r}: use 'auto' or [vmin, vmax]")
+        return value
+    lo, hi = value
+    return float(lo), float(hi)
+
+
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
@@ -38,18 +48,21 @@ class SegmentSpec:
     frame_interval: float
     frames_per_segment: int
     bits: int
-    #: component -> (vmin, vmax); JSON key ``range`` like the config's ``storage.range``
-    ranges: Mapping[str, tuple[float, float]]
+    #: component -> "auto" or a fixed (vmin, vmax); JSON key ``range`` like the config's
+    #: ``storage.range``
+    ranges: Mapping[str, str | tuple[float, float]]
     model_options: Mapping[str, Any] = field(default_factory=dict)
     strict: bool = False
+    #: component -> largest allowed quantization error (``storage.tolerance``)
+    tolerance: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
         set_(self, "parameters", _frozen({k: float(v) for k, v in self.parameters.items()}))
         set_(self, "grid_shape", tuple(int(n) for n in self.grid_shape))
         set_(self, "grid_length", tuple(float(x) for x in self.grid_length))
-        ranges = {c: (float(lo), float(hi)) for c, (lo, hi) in self.ranges.items()}
-        set_(self, "ranges", _frozen(ranges))
+        set_(self, "ranges", _frozen({c: _range(r) for c, r in self.ranges.items()}))
+        set_(self, "tolerance", _frozen({c: float(v) for c, v in self.tolerance.items()}))
         set_(self, "model_options", _frozen(self.model_options))
         set_(self, "seed", int(self.seed))
         set_(self, "frames_per_segment", int(self.frames_per_segment))
@@ -88,8 +101,9 @@ class SegmentSpec:
             "frame_interval": self.frame_interval,
             "frames_per_segment": self.frames_per_segment,
             "bits": self.bits,
-            "range": {c: list(r) for c, r in self.ranges.items()},
+            "range": {c: r if r == "auto" else list(r) for c, r in self.ranges.items()},
             "strict": self.strict,
+            "tolerance": dict(self.tolerance),
         }
 
     @classmethod
@@ -109,6 +123,7 @@ class SegmentSpec:
             ranges=data["range"],
             model_options=data.get("model_options") or {},
             strict=bool(data.get("strict", False)),
+            tolerance=data.get("tolerance") or {},
         )
 
     @classmethod

@@ -28,6 +28,7 @@ __all__ = [
     "check_model_accepts",
     "check_parameters",
     "check_ranges",
+    "check_tolerance",
     "coerce_numbers",
 ]
 
@@ -155,32 +156,57 @@ def check_time(sweep: str, cfg: Mapping[str, Any]) -> None:
             raise sweep_error(sweep, f"time.{key}", f"{value}: must be finite")
 
 
-def check_ranges(
-    sweep: str, cfg: Mapping[str, Any], model: type[Model]
-) -> dict[str, tuple[float, float]]:
-    """One storage range per component of the model, vmin < vmax, no unknown component.
-
-    The one place that turns ``storage.range`` into numbers.
-    """
-    given = cfg["storage"]["range"]
-    ranges: dict[str, tuple[float, float]] = {}
-    for comp in model.components:
-        if comp not in given:
-            raise sweep_error(
-                sweep, f"storage.range.{comp}",
-                f"component {comp!r} of model {cfg['model']!r} has no range [vmin, vmax]",
-            )  # fmt: skip
-        lo, hi = (float(x) for x in given[comp])
-        if not lo < hi:
-            raise sweep_error(sweep, f"storage.range.{comp}", f"vmin={lo} must be < vmax={hi}")
-        ranges[comp] = (lo, hi)
+def _known_components(
+    sweep: str, key: str, given: Mapping[str, Any], cfg: Mapping[str, Any], model: type[Model]
+) -> None:
     unknown = sorted(set(given) - set(model.components))
     if unknown:
         raise sweep_error(
-            sweep, "storage.range",
+            sweep, key,
             f"unknown component(s) {unknown}; model {cfg['model']!r} has {list(model.components)}",
         )  # fmt: skip
+
+
+def check_ranges(
+    sweep: str, cfg: Mapping[str, Any], model: type[Model]
+) -> dict[str, str | tuple[float, float]]:
+    """Component -> ``"auto"`` or a fixed ``(vmin, vmax)`` with vmin < vmax, for every
+    component of the model (left out: auto); no unknown component.
+
+    The one place that turns ``storage.range`` into settings.
+    """
+    given = cfg["storage"]["range"]
+    if given == "auto":
+        return {comp: "auto" for comp in model.components}
+    _known_components(sweep, "storage.range", given, cfg, model)
+    ranges: dict[str, str | tuple[float, float]] = {}
+    for comp in model.components:
+        value = given.get(comp, "auto")
+        if value == "auto":
+            ranges[comp] = "auto"
+            continue
+        lo, hi = (float(x) for x in value)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise sweep_error(
+                sweep, f"storage.range.{comp}", f"vmin={lo} must be < vmax={hi}, both finite"
+            )
+        ranges[comp] = (lo, hi)
     return ranges
+
+
+def check_tolerance(sweep: str, cfg: Mapping[str, Any], model: type[Model]) -> dict[str, float]:
+    """Component -> largest allowed quantization error (``storage.tolerance``; none: {})."""
+    given = cfg["storage"].get("tolerance")
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        given = {comp: given for comp in model.components}
+    _known_components(sweep, "storage.tolerance", given, cfg, model)
+    out = {comp: float(value) for comp, value in given.items()}
+    for comp, value in out.items():
+        if not math.isfinite(value):
+            raise sweep_error(sweep, f"storage.tolerance.{comp}", f"{value}: must be finite")
+    return out
 
 
 def check_model_accepts(

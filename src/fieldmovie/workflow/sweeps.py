@@ -32,6 +32,7 @@ from .config import (
     check_parameters,
     check_ranges,
     check_time,
+    check_tolerance,
 )
 from .layout import ResultsLayout
 
@@ -80,11 +81,14 @@ class Sweep:
     frames_per_segment: int
     t_end: float
     bits: int
-    ranges: dict[str, tuple[float, float]]
+    #: component -> "auto" or a fixed (vmin, vmax)
+    ranges: dict[str, str | tuple[float, float]]
     results: str = "results"
     analysis: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
+    #: component -> largest allowed quantization error (``storage.tolerance``)
+    tolerance: dict[str, float] = field(default_factory=dict)
 
     @property
     def layout(self) -> ResultsLayout:
@@ -173,6 +177,7 @@ class Sweep:
             ranges=self.ranges,
             model_options=self.model_options,
             strict=self.strict,
+            tolerance=self.tolerance,
         )
 
     def segment_settings(self, point: Point | str) -> dict[str, Any]:
@@ -204,6 +209,7 @@ def _load_sweep(name: str, cfg: Mapping[str, Any], results: str) -> Sweep:
     parameters = check_parameters(name, cfg, model_class)
     check_time(name, cfg)
     ranges = check_ranges(name, cfg, model_class)
+    tolerance = check_tolerance(name, cfg, model_class)
     check_model_accepts(name, model_class, Grid(shape, length), parameters, cfg["model_options"])
     time = cfg["time"]
     return Sweep(
@@ -223,6 +229,7 @@ def _load_sweep(name: str, cfg: Mapping[str, Any], results: str) -> Sweep:
         analysis=dict(cfg["analysis"]),
         model_options=dict(cfg["model_options"]),
         strict=bool(cfg["strict"]),
+        tolerance=tolerance,
     )
 
 
