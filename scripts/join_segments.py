@@ -5,6 +5,6 @@ from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 
-with job_logging(snakemake.log[0]) as log:
+with job_logging(snakemake.log[0], outputs=snakemake.output) as log:
     concat_movies(snakemake.input.segments, snakemake.output.movie, info=snakemake.params.info)
     log.info("joined %d segments into %s", len(snakemake.input.segments), snakemake.output.movie)

@@ -1,26 +1,21 @@
 """Rule preview: colormapped H.264 preview of the validated movie."""
 
-import inspect
-
 from fieldmovie.analysis.preview import write_preview
+from fieldmovie.analysis.render import movie_color_range
 from fieldmovie.movie.validate import open_validated
 from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 
-with job_logging(snakemake.log[0]) as log:
+with job_logging(snakemake.log[0], outputs=snakemake.output):
     reader = open_validated(snakemake.input.movie, snakemake.input.report)
-    options = {"cmap": snakemake.params.cmap}
-    # the rule's threads reach the encoder once write_preview takes them
-    if "threads" in inspect.signature(write_preview).parameters:
-        options["threads"] = snakemake.threads
-    else:
-        log.warning("write_preview takes no threads: the encoder picks its own")
+    lows, highs = movie_color_range(reader)  # one colour range per component, whole movie
     write_preview(
         reader,
         snakemake.output.mp4,
-        vmin=reader.vmin,
-        vmax=reader.vmax,
+        vmin=lows,
+        vmax=highs,
         components=reader.components,
-        **options,
+        cmap=snakemake.params.cmap,
+        threads=snakemake.threads,
     )

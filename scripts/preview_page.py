@@ -5,7 +5,7 @@ from fieldmovie.workflow.report import write_preview_page
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 
-with job_logging(snakemake.log[0]):
+with job_logging(snakemake.log[0], outputs=snakemake.output):
     write_preview_page(
         snakemake.input.mp4,
         snakemake.output.html,

@@ -6,7 +6,7 @@ from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 
-with job_logging(snakemake.log[0]):
+with job_logging(snakemake.log[0], outputs=snakemake.output):
     run_segment(
         SegmentSpec.from_dict(snakemake.params.spec),
         int(snakemake.wildcards.k),

@@ -5,7 +5,7 @@ from fieldmovie.workflow.jobs import job_logging
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 
-with job_logging(snakemake.log[0]):
+with job_logging(snakemake.log[0], outputs=snakemake.output):
     points = [
         {**point, "observables": csv}
         for point, csv in zip(snakemake.params.points, snakemake.input.observables, strict=True)

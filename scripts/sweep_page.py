@@ -5,7 +5,7 @@ from fieldmovie.workflow.report import write_sweep_page
 
 snakemake = snakemake  # noqa: F821 - injected by Snakemake
 
-with job_logging(snakemake.log[0]):
+with job_logging(snakemake.log[0], outputs=snakemake.output):
     write_sweep_page(
         snakemake.output.html,
         sweep=snakemake.wildcards.sweep,

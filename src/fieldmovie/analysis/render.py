@@ -38,7 +38,8 @@ def movie_color_range(reader: Any) -> tuple[list[float], list[float]]:
     """The colour range ``(lows, highs)`` of each component over a whole movie.
 
     Previews and snapshots use one range per component for all frames so that frames
-    compare directly; today it is the storage range ``[vmin, vmax]``. This is the one
+    compare directly; it is the envelope ``[vmin, vmax]`` the movie records (the fixed range, or
+    the min and max over all frames of an ``auto`` component). This is the one
     place that chooses it.
     """
     return list(reader.vmin), list(reader.vmax)

@@ -1,13 +1,16 @@
 """Support for rule scripts: logging (and Python warnings) into the job's log file, clean
-exit on SIGTERM."""
+exit on SIGTERM, clearing what a killed predecessor left next to the outputs."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+
+from ..movie.atomic import clear_stale_temporaries
 
 __all__ = ["job_logging"]
 
@@ -19,8 +22,17 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def job_logging(log_path: str | None, level: int = logging.INFO) -> Iterator[logging.Logger]:
-    """Log to the job's log file (and stderr); log any exception with its traceback."""
+def job_logging(
+    log_path: str | None,
+    level: int = logging.INFO,
+    outputs: Iterable[str | os.PathLike] = (),
+) -> Iterator[logging.Logger]:
+    """Log to the job's log file (and stderr); log any exception with its traceback.
+
+    ``outputs`` (the job's output files) are cleared of the temporary files a killed
+    predecessor of this job left next to them; the job owns its outputs, so no live writer
+    can be using them.
+    """
     signal.signal(signal.SIGTERM, _terminate)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
@@ -33,6 +45,8 @@ def job_logging(log_path: str | None, level: int = logging.INFO) -> Iterator[log
     logging.captureWarnings(True)
     logger = logging.getLogger("fieldmovie.job")
     try:
+        for stale in clear_stale_temporaries(*outputs):
+            logger.info("removed %s, left by an interrupted job", stale)
         yield logger
     except BaseException as exc:
         logger.error("job failed: %s", exc, exc_info=not isinstance(exc, SystemExit))
