@@ -126,6 +126,25 @@ def test_warnings_go_into_the_job_log(tmp_path):
     assert "WARNING" in text and "values clipped in component 'c'" in text
 
 
+def test_job_clears_what_a_killed_predecessor_left(tmp_path):
+    """A job's outputs lose the temporaries of a killed earlier job (logged); other hidden
+    files and the outputs themselves are left alone."""
+    out = tmp_path / "movie.mkv"
+    out.write_bytes(b"old result")
+    stale = [tmp_path / ".movie.mkv.0123abcd.tmp.mkv", tmp_path / ".movie.mkv.times.99.tmp.times"]
+    for path in stale:
+        path.write_bytes(b"half written")
+    other = tmp_path / ".notes.txt"
+    other.write_text("mine")
+    log = tmp_path / "job.log"
+    with job_logging(str(log), outputs=[str(out), f"{out}.times"]):
+        pass
+    assert not any(p.exists() for p in stale)
+    assert out.read_bytes() == b"old result" and other.exists()
+    text = log.read_text()
+    assert all(f"removed {p}" in text for p in stale), text
+
+
 def test_resolution_is_recorded_and_warned(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="fieldmovie")
     spec = _spec("resolution_models:TailGrows", fps=4)
