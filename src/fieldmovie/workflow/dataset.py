@@ -40,6 +40,7 @@ import numpy as np
 
 from ..movie.reader import MovieReader
 from ..movie.validate import open_validated
+from .layout import ResultsLayout
 from .sweeps import Sweep, load_sweeps
 
 __all__ = [
@@ -96,8 +97,9 @@ class _Entry:
 
 
 def _entries_of_sweep(sweep: Sweep) -> list[_Entry]:
+    layout = sweep.layout
     return [
-        _Entry(p.name, Path(sweep.movie_path(p)), Path(sweep.validation_path(p)),
+        _Entry(p.name, Path(layout.movie(p)), Path(layout.validation(p)),
                dict(p.parameters), p.seed)
         for p in sweep.points()
     ]  # fmt: skip
@@ -106,16 +108,19 @@ def _entries_of_sweep(sweep: Sweep) -> list[_Entry]:
 def _discover(results_dir: Path, name: str | None) -> tuple[str, list[_Entry]]:
     """The sweep ``name`` under ``results_dir``: every ``<name>/*/movie.mkv``."""
     if name is None:
-        names = sorted({p.parent.parent.name for p in results_dir.glob("*/*/movie.mkv")})
+        pattern = ResultsLayout(".", "*").movie("*").removeprefix("./")
+        names = sorted({p.parent.parent.name for p in results_dir.glob(pattern)})
         if len(names) != 1:
             raise SweepDatasetError(
                 f"{results_dir}: name the sweep to open (sweeps found: {names or 'none'})"
             )
         name = names[0]
-    movies = sorted((results_dir / name).glob("*/movie.mkv"))
+    layout = ResultsLayout(str(results_dir), name)
+    movies = sorted(results_dir.glob(ResultsLayout(".", name).movie("*").removeprefix("./")))
     if not movies:
         raise SweepDatasetError(f"{results_dir / name}: no point movies (*/movie.mkv) found")
-    return name, [_Entry(m.parent.name, m, m.with_name("movie.validation.json")) for m in movies]
+    points = [m.parent.name for m in movies]
+    return name, [_Entry(p, Path(layout.movie(p)), Path(layout.validation(p))) for p in points]
 
 
 def _open_entries(entries: list[_Entry]) -> None:
@@ -474,7 +479,7 @@ def open_sweep_observables(
     sweep_name, entries, swept = _resolve(source, name)
     tables = {}
     for entry in entries:
-        csv = entry.movie.parent / "observables.csv"
+        csv = entry.movie.parent / Path(ResultsLayout().observables()).name
         if entry.parameters is None:
             try:
                 info = MovieReader(entry.movie).info
