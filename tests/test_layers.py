@@ -25,6 +25,7 @@ LAYERS = {
     "cli": 5,
     "__main__": 5,
     "__init__": 5,
+    "_dataset_api": 5,
 }
 
 

@@ -3,8 +3,10 @@
 The public contract::
 
     from fieldmovie import MovieWriter, MovieReader, concat_movies, validate_movie
+    from fieldmovie import open_sweep      # a whole sweep as one lazy xarray Dataset
 """
 
+from ._dataset_api import __getattr__  # noqa: F401 - open_sweep & co., imported on first use
 from ._version import __version__
 from .movie import (
     ClippingWarning,
@@ -29,6 +31,9 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "concat_movies",
+    "export_sweep",
+    "open_sweep",
+    "open_sweep_observables",
     "open_movie",
     "validate_movie",
 ]
