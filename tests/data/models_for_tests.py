@@ -37,7 +37,9 @@ class NanAfter(Model):
     def initial_state(self, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(-0.9, 0.9, size=self.state_shape)
 
-    def _advance(self, u: np.ndarray, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+    def integrate(
+        self, u: np.ndarray, t0: float, t1: float, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
         out = u * math.exp(-self.params["rate"] * (t1 - t0))
         if t1 >= self.params["t_nan"]:
             out[(0,) * out.ndim] = math.inf if self.params["inf"] else math.nan
@@ -49,9 +51,11 @@ class SlowDiffusion(Diffusion):
 
     name: ClassVar[str] = "slow_diffusion"
 
-    def _advance(self, u: np.ndarray, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+    def integrate(
+        self, u: np.ndarray, t0: float, t1: float, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
         time.sleep(float(os.environ.get(SLEEP_ENV, "0") or 0))
-        return super()._advance(u, t0, t1, rng)
+        return super().integrate(u, t0, t1, n, rng)
 
 
 class _Decay1D:
