@@ -62,7 +62,7 @@ class Model:
     #: maximal internal step (stability / validity bound); per instance from the options
     dt_max: float = 1.0
     #: time-stepping order ``p`` and error constant ``C`` of ``err ~ C T dt^p`` (or None)
-    order: ClassVar[int | None] = None
+    order: ClassVar[float | None] = None
     error_constant: ClassVar[float | None] = None
     default_rtol: ClassVar[float | None] = None
     #: the step options this model takes (adapters of self-stepping factories take none)

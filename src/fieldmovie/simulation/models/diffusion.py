@@ -29,7 +29,7 @@ class Diffusion(SpectralModel):
     parameters: ClassVar[dict[str, float]] = {"D": 1.0}
     dims: ClassVar[tuple[int, ...]] = (1, 2, 3)
     dt_max: float = math.inf
-    order: ClassVar[int | None] = 1
+    order: ClassVar[float | None] = 1.0
     error_constant: ClassVar[float | None] = 0.0  # exact: any rtol is met in one step
 
     def _validate(self) -> None:

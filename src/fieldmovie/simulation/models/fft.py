@@ -57,23 +57,16 @@ class NumpyBackend:
         self.axes = tuple(range(-len(shape), 0))
 
     def forward(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        a = np.fft.rfft(u, axis=-1)
+        a = np.fft.rfft(u, axis=-1, out=out)
         for axis in self.axes[:-1]:
             np.fft.fft(a, axis=axis, out=a)
-        if out is not None:
-            out[...] = a
-            return out
         return a
 
     def inverse(self, u_hat: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         a = u_hat
         for i, axis in enumerate(self.axes[:-1]):
             a = np.fft.ifft(a, axis=axis) if i == 0 else np.fft.ifft(a, axis=axis, out=a)
-        r = np.fft.irfft(a, n=self.shape[-1], axis=-1)
-        if out is not None:
-            out[...] = r
-            return out
-        return r
+        return np.fft.irfft(a, n=self.shape[-1], axis=-1, out=out)
 
 
 class FFTWBackend:
