@@ -10,6 +10,8 @@ Snakemake jobs can import this module.
   segment job takes long enough to be killed while it runs; the sleep does not change the
   results.
 * :func:`decay_1d`: a duck-typed factory (not a ``Model`` subclass) for 1D grids only.
+* :func:`pde_brusselator`: a py-pde expression PDE (``model: "pde:models_for_tests:
+  pde_brusselator"``); py-pde is imported only when it is built.
 """
 
 from __future__ import annotations
@@ -78,3 +80,30 @@ def decay_1d(grid, parameters):  # noqa: ANN001, ANN201
 decay_1d.components = ("c",)
 decay_1d.parameters = {"rate": 1.0}
 decay_1d.dims = (1,)
+
+
+def pde_brusselator(parameters):  # noqa: ANN001, ANN201
+    """The Brusselator as a py-pde expression PDE (periodic grid)."""
+    import pde
+
+    a, b, d = parameters["a"], parameters["b"], parameters["d"]
+    return pde.PDE(
+        {
+            "u": f"{d} * laplace(u) + {a} - ({b} + 1) * u + u**2 * v",
+            "v": f"{10 * d} * laplace(v) + {b} * u - u**2 * v",
+        }
+    )
+
+
+def _brusselator_start(grid, parameters, rng):  # noqa: ANN001, ANN202
+    import pde
+
+    a, b = parameters["a"], parameters["b"]
+    u = pde.ScalarField(grid, a + 0.1 * rng.standard_normal(grid.shape), label="u")
+    v = pde.ScalarField(grid, b / a + 0.1 * rng.standard_normal(grid.shape), label="v")
+    return pde.FieldCollection([u, v])
+
+
+pde_brusselator.parameters = {"a": 1.0, "b": 3.0, "d": 0.1}
+pde_brusselator.dt = 0.01
+pde_brusselator.initial_state = _brusselator_start
