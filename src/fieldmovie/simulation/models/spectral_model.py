@@ -11,6 +11,7 @@ from .base import Model
 from .fft import BACKENDS, resolve_backend
 from .grid import Grid
 from .integrators import Etdrk2Coefficients, etdrk2, etdrk2_coefficients
+from .kernels import KERNEL_SETS, kernel_set
 from .spectral import SpectralOperators, spectral_tail
 
 __all__ = ["SemilinearModel", "SpectralModel"]
@@ -21,13 +22,15 @@ class SpectralModel(Model):
 
     Option ``fft``: ``"auto"`` (default: pyFFTW when installed, else numpy), ``"numpy"``
     or ``"fftw"``; ``fft_backend`` names the one in use (record it with a run: the two
-    agree to ~1e-15 relative, not bit for bit).  :meth:`resolution` measures the spectral
+    agree to ~1e-15 relative, not bit for bit).  Option ``kernels``: ``"auto"`` (numba
+    when installed), ``"numba"`` or ``"numpy"`` for the fused integrator updates; both
+    round identically (``kernels_name`` names the one in use).  :meth:`resolution` measures the spectral
     tail; above :attr:`resolution_limit` = 1e-4 (of the fluctuation energy in the highest
     third of modes) a field counts as under-resolved: for Gray-Scott a tail of 1e-4 goes
     with ~1 % field error against a converged run, 2e-3 with 10-25 % (docs/models.md).
     """
 
-    extra_options: ClassVar[dict[str, Any]] = {"fft": "auto"}
+    extra_options: ClassVar[dict[str, Any]] = {"fft": "auto", "kernels": "auto"}
     resolution_limit: ClassVar[float | None] = 1e-4
     #: maximum mode number of the smooth random initial field
     init_modes: ClassVar[int] = 4
@@ -41,6 +44,7 @@ class SpectralModel(Model):
         super().__init__(grid, parameters, options)
         self.spectral = SpectralOperators(grid, fft=self.options["fft"])
         self.fft_backend: str = self.spectral.fft_backend
+        self.kernels_name, self.kernels = kernel_set(self.options["kernels"])
         self._coefficient_cache: dict[float, Any] = {}
         self._validate()
 
@@ -53,6 +57,13 @@ class SpectralModel(Model):
                     f"model option 'fft' of model {self.name!r} must be one of "
                     f"{', '.join(BACKENDS)}, got {value!r}"
                 ) from None
+        if key == "kernels":
+            if value not in KERNEL_SETS:
+                raise ValueError(
+                    f"model option 'kernels' of model {self.name!r} must be one of "
+                    f"{', '.join(KERNEL_SETS)}, got {value!r}"
+                )
+            return value
         return super()._check_extra_option(key, value)
 
     def _validate(self) -> None:
@@ -104,4 +115,4 @@ class SemilinearModel(SpectralModel):
         self, state: np.ndarray, t0: float, t1: float, n: int, rng: np.random.Generator
     ) -> np.ndarray:
         coeffs = self.coefficients((t1 - t0) / n)
-        return etdrk2(state, n, coeffs, self.nonlinear, self.spectral)
+        return etdrk2(state, n, coeffs, self.nonlinear, self.spectral, self.kernels)
