@@ -68,29 +68,35 @@ def anchor_module(rev: str) -> types.ModuleType | None:
     return module
 
 
+def step_times(name: str, n: int, dt: float, length: float, reps: int,
+               anchor: types.ModuleType | None) -> tuple[dict[str, float], str]:  # fmt: skip
+    """ms per step of the anchor, the numpy path and the fast path on one grid."""
+    grid, T = Grid((n, n), length), 10 * dt
+    state = resolve_model(name)(grid).initial_state(np.random.default_rng(0))
+    state = resolve_model(name)(grid).advance(state, 0.0, 20 * dt, None)
+    models = {}
+    if anchor is not None:
+        models["anchor"] = anchor.resolve_model(name)(anchor.Grid((n, n), (length, length)))
+    models["numpy"] = resolve_model(name)(grid, options={"dt": dt, "fft": "numpy",
+                                                         "kernels": "numpy"})  # fmt: skip
+    models["fast"] = fast = resolve_model(name)(grid, options={"dt": dt})
+    fast.advance(state, 0, T, None)  # compile numba kernels outside the clock
+    ms = {}
+    for key, model in models.items():
+        ms[key] = 1e3 * best_cpu(lambda m=model: m.advance(state, 0, T, None), reps) / 10
+    return ms, f"{fast.fft_backend}+{fast.kernels_name}"
+
+
 def per_step(sizes: list[int], reps: int, anchor: types.ModuleType | None) -> None:
-    print("\n1. time per step (ms, CPU, best of %d)" % reps)
+    print(f"\n1. time per step (ms, CPU, best of {reps})")
     print(f"{'model':<15}{'size':>6}{'anchor':>9}{'numpy':>9}{'fast':>9}{'speed-up':>10}  fast=")
     for name, dt, length in (("gray_scott", 1.0, 2.5), ("cahn_hilliard", 0.25, None)):
         for n in sizes:
             L = length * n / 128 if length else float(n)
-            grid = Grid((n, n), L)
-            T = 10 * dt
-            state = resolve_model(name)(grid).initial_state(np.random.default_rng(0))
-            state = resolve_model(name)(grid).advance(state, 0.0, 20 * dt, None)
-            times = {}
-            if anchor is not None:
-                old = anchor.resolve_model(name)(anchor.Grid((n, n), (L, L)))
-                times["anchor"] = best_cpu(lambda m=old: m.advance(state, 0, T, None), reps)
-            slow = resolve_model(name)(grid, options={"dt": dt, "fft": "numpy", "kernels": "numpy"})
-            fast = resolve_model(name)(grid, options={"dt": dt})
-            fast.advance(state, 0, T, None)  # compile numba kernels outside the clock
-            times["numpy"] = best_cpu(lambda: slow.advance(state, 0, T, None), reps)
-            times["fast"] = best_cpu(lambda: fast.advance(state, 0, T, None), reps)
-            ms = {k: 1e3 * v / 10 for k, v in times.items()}
+            ms, fast = step_times(name, n, dt, L, reps, anchor)
             ratio = ms["anchor"] / ms["fast"] if "anchor" in ms else math.nan
             print(f"{name:<15}{n:>6}{ms.get('anchor', math.nan):>9.3f}{ms['numpy']:>9.3f}"
-                  f"{ms['fast']:>9.3f}{ratio:>9.2f}x  {fast.fft_backend}+{fast.kernels_name}")  # fmt: skip
+                  f"{ms['fast']:>9.3f}{ratio:>9.2f}x  {fast}")  # fmt: skip
 
 
 def truncate(field: np.ndarray, n: int) -> np.ndarray:
@@ -190,8 +196,9 @@ def pypde_overhead() -> None:
         code = OVERHEAD.format(data=str(ROOT / "tests" / "data"), backend=backend)
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         fields = res.stdout.split() if res.returncode == 0 else ["failed:", res.stderr[-200:]]
-        print(f"  {backend:<9} import+resolve {fields[0]} s, build+first step "
-              f"{fields[1] if len(fields) > 1 else '?'} s, step {fields[2:] or '?'} ms")  # fmt: skip
+        first = fields[1] if len(fields) > 1 else "?"
+        print(f"  {backend:<9} import+resolve {fields[0]} s, build+first step {first} s, "
+              f"step {fields[2:] or '?'} ms")  # fmt: skip
 
 
 def main() -> None:

@@ -513,3 +513,102 @@ def test_restart_in_new_process(name: str, tmp_path) -> None:
     ]
     subprocess.run([sys.executable, "-c", RESUME_SCRIPT, json.dumps(args)], check=True)
     assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+# ------------------------------------------------------- options, backends, resolution
+
+
+def test_model_options_errors() -> None:
+    grid = Grid((16,), 2.5)
+    gs = resolve_model("gray_scott")
+    with pytest.raises(ValueError, match=r"'tol'.*allowed options: rtol, dt, fft, kernels"):
+        gs(grid, options={"tol": 1e-3})
+    with pytest.raises(ValueError, match="'rtol' or 'dt', not both"):
+        gs(grid, options={"rtol": 1e-3, "dt": 0.5})
+    for key, bad in (("rtol", 0.0), ("dt", -1.0), ("dt", "big"), ("rtol", True)):
+        with pytest.raises(ValueError, match=rf"option '{key}'.*finite number > 0"):
+            gs(grid, options={key: bad})
+    with pytest.raises(ValueError, match="'fft'.*auto, numpy, fftw"):
+        gs(grid, options={"fft": "mkl"})
+    with pytest.raises(ValueError, match="'rtol' is not available.*noisy_diffusion.*'dt'"):
+        resolve_model("noisy_diffusion")(grid, options={"rtol": 1e-3})
+    with pytest.raises(ValueError, match="'stabilisation'.*>= 0"):
+        resolve_model("cahn_hilliard")(grid, options={"stabilisation": -1})
+    assert gs(grid).options == {"fft": "auto", "kernels": "auto", "rtol": 3e-3, "dt": None}
+    assert gs(grid, options={"dt": 0.5}).options["rtol"] is None
+
+
+needs_fftw = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("pyfftw") is None, reason="pyFFTW not installed"
+)
+
+
+@needs_fftw
+@pytest.mark.parametrize("name, dim", [c for c in CASES if c[0] != "noisy_diffusion"] + [
+    ("noisy_diffusion", 2)])  # fmt: skip
+def test_fftw_path_equals_numpy_path(name: str, dim: int) -> None:
+    results = {}
+    for fft in ("numpy", "fftw"):
+        shape = SHAPES[dim]
+        grid = Grid(shape, tuple(LENGTHS[name] * n / shape[0] for n in shape))
+        model = resolve_model(name)(grid, options={"fft": fft})
+        assert model.fft_backend == fft
+        rng = np.random.default_rng(5)
+        results[fft] = model.advance(model.initial_state(rng), 0.0, 3 * SEGMENT[name], rng)
+    a, b = results["numpy"], results["fftw"]
+    assert np.linalg.norm(a - b) <= 1e-12 * np.linalg.norm(a)
+
+
+@pytest.mark.parametrize("fft", ["numpy", "auto"])
+@pytest.mark.parametrize("name", ["gray_scott", "cahn_hilliard", "kuramoto_sivashinsky"])
+def test_bit_exact_restart_per_backend(name: str, fft: str) -> None:
+    dim = 1 if name == "kuramoto_sivashinsky" else 2
+    shape = SHAPES[dim]
+    grid = Grid(shape, tuple(LENGTHS[name] * n / shape[0] for n in shape))
+    seg = SEGMENT[name]
+    model = resolve_model(name)(grid, options={"fft": fft})
+    state = model.initial_state(np.random.default_rng(1))
+    mid = model.advance(state, 0.0, seg, None)
+    end = model.advance(mid, seg, 2 * seg, None)
+    fresh = resolve_model(name)(grid, options={"fft": fft})  # new plans, new caches
+    assert fresh.advance(mid.copy(), seg, 2 * seg, None).tobytes() == end.tobytes()
+
+
+def test_numba_kernels_round_like_numpy() -> None:
+    pytest.importorskip("numba", reason="numba not installed")
+    from fieldmovie.simulation.models.kernels import kernel_set
+
+    name, fast = kernel_set("auto")
+    assert name == "numba"
+    _, slow = kernel_set("numpy")
+    rng = np.random.default_rng(0)
+    z = [rng.standard_normal((2, 8, 5)) + 1j * rng.standard_normal((2, 8, 5)) for _ in range(3)]
+    c = [rng.standard_normal((8, 5)) for _ in range(2)]  # broadcast over the batch axis
+    for kernel, args in (("axpby", (c[0], z[0], c[1], z[1])), ("etd_correct", (z[0], c[0], z[1], z[2]))):  # fmt: skip  # noqa: E501
+        out_fast, out_slow = np.empty_like(z[0]), np.empty_like(z[0])
+        fast[kernel](*args, out_fast)
+        slow[kernel](*args, out_slow)
+        assert out_fast.tobytes() == out_slow.tobytes()
+
+
+def test_resolution_measures_the_high_third() -> None:
+    grid = Grid((32, 24), (1.0, 1.0))
+    model = resolve_model("cahn_hilliard")(grid)
+    x, y = np.meshgrid(*grid.coordinates(), indexing="ij")
+    low = np.cos(2 * np.pi * 3 * x)  # mode 3 of 16: resolved
+    high = np.cos(2 * np.pi * 10 * y)  # mode 10 > (2/3) * 12 on the 24-point axis
+    assert model.resolution((2.0 + low)[np.newaxis])["c"] < 1e-28
+    assert model.resolution(high[np.newaxis])["c"] == pytest.approx(1.0)
+    # equal amplitudes: half of the fluctuation energy is in the high band
+    assert model.resolution((low + high)[np.newaxis])["c"] == pytest.approx(0.5)
+    assert model.resolution(np.ones((1, 32, 24)))["c"] == 0.0
+    assert model.resolution_limit == 1e-4
+    assert resolve_model("noisy_diffusion")(grid).resolution(np.ones((1, 32, 24))) is None
+
+
+@pytest.mark.parametrize("name, dim", CASES)
+def test_initial_states_are_resolved(name: str, dim: int) -> None:
+    model = make(name, dim)
+    tail = model.resolution(model.initial_state(np.random.default_rng(0)))
+    if tail is not None:
+        assert max(tail.values()) < model.resolution_limit

@@ -115,7 +115,7 @@ def spectral_tail(spectral: SpectralOperators, state: np.ndarray) -> np.ndarray:
 
 
 def smooth_random_field(grid: Grid, rng: np.random.Generator, max_mode: int) -> np.ndarray:
-    """Zero-mean, unit-std random field made of Fourier modes with ``|m_i| <= max_mode``.
+    """Zero-mean, unit-std random field of the Fourier modes ``|m_i| <= min(max_mode, n_i // 3)``.
 
     Draws a fixed number of normals (twice the spectral size) from ``rng``; always uses
     the numpy FFT so the initial state does not depend on the backend.
@@ -125,8 +125,9 @@ def smooth_random_field(grid: Grid, rng: np.random.Generator, max_mode: int) -> 
         spec.spectral_shape
     )
     mask = np.ones(spec.spectral_shape, dtype=bool)
-    for m in spec.integer_modes():
-        mask &= np.abs(m) <= max_mode + 1e-9
+    for m, n in zip(spec.integer_modes(), grid.shape, strict=True):
+        # never into the highest third of the grid's modes: the field stays resolved
+        mask &= np.abs(m) <= min(max_mode, n // 3) + 1e-9
     mask[(0,) * grid.dim] = False
     field = spec.inverse(np.where(mask, coeffs, 0.0))
     field -= field.mean()
