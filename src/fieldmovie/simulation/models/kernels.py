@@ -2,8 +2,9 @@
 
 Each kernel does in one pass what numpy does in two or three (with temporaries).  The
 numba versions are compiled without ``fastmath`` (no reassociation, no fused
-multiply-add), so they round exactly like the numpy expressions they replace (a real coefficient times a
-complex spectrum as a complex product, as numpy does): results are bit-identical with
+multiply-add), so they round exactly like the numpy expressions they replace (a real
+coefficient times a complex spectrum as a complex product, as numpy does): results are
+bit-identical with
 and without numba (tests/test_models.py checks it).  Spectra are complex arrays; a real
 coefficient broadcasts over their leading batch axes (``x.size`` a multiple of its size).
 """
