@@ -25,9 +25,10 @@ class SpectralModel(Model):
     agree to ~1e-15 relative, not bit for bit).  Option ``kernels``: ``"auto"`` (numba
     when installed), ``"numba"`` or ``"numpy"`` for the fused integrator updates; both
     round identically (``kernels_name`` names the one in use).
-    :meth:`resolution` measures the spectral tail; above :attr:`resolution_limit` = 1e-4 (of the fluctuation energy in the highest
-    third of modes) a field counts as under-resolved: for Gray-Scott a tail of 1e-4 goes
-    with ~1 % field error against a converged run, 2e-3 with 10-25 % (docs/models.md).
+    :meth:`resolution` measures the spectral tail; above :attr:`resolution_limit` = 1e-4
+    (of the fluctuation energy in the highest third of modes) a field counts as
+    under-resolved: for Gray-Scott a tail of 1e-4 goes with ~1 % field error against a
+    converged run, 2e-3 with 10-25 % (docs/models.md).
     """
 
     extra_options: ClassVar[dict[str, Any]] = {"fft": "auto", "kernels": "auto"}
