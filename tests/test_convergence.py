@@ -123,8 +123,9 @@ def test_default_config_is_accurate_and_resolved() -> None:
     name, grid, points, interval = default_sweep()
     for params in points:
         model = resolve_model(name)(grid, params)
-        state = developed(name, grid, 1000.0, params)
-        error = interval_error(name, grid, state, 1000.0, interval, params)
+        state = developed(name, grid, 600.0, params)
+        ref_dt = model.step_size(interval) / 8
+        error = interval_error(name, grid, state, 600.0, interval, params, ref_dt=ref_dt)
         assert error < 0.01, (params, error)
         tail = model.resolution(state)
         assert max(tail.values()) < model.resolution_limit, (params, tail)
