@@ -334,6 +334,24 @@ class Decay(Model):
         return state
 
 
+class OldInit(Model):
+    """Written before model options: its __init__ takes no options."""
+
+    components = ("c",)
+    parameters = {}
+    dims = (1,)
+
+    def __init__(self, grid, parameters=None):
+        super().__init__(grid, parameters)
+        self.zero = np.zeros((1, *grid.shape))
+
+    def initial_state(self, rng):
+        return self.zero.copy()
+
+    def integrate(self, state, t0, t1, n, rng):
+        return state + (t1 - t0)
+
+
 class Unnamed(Model):
     components = ("c",)
     parameters = {}
@@ -421,6 +439,17 @@ def test_user_model_subclass_without_name(user_module: str) -> None:
     rng = np.random.default_rng(0)
     out = model.advance(model.initial_state(rng), 0.0, 2.5, rng)  # default dt_max = 1
     np.testing.assert_allclose(out, 2.5)
+
+
+def test_user_model_without_options_in_init(user_module: str) -> None:
+    cls = resolve_model(f"{user_module}:OldInit")
+    grid = Grid((4,), (1.0,))
+    model = cls(grid, {}, options={})
+    assert np.array_equal(
+        model.advance(model.initial_state(None), 0.0, 2.0, None), 2 * np.ones((1, 4))
+    )
+    with pytest.raises(ValueError, match="'dt'.*allowed options: \\(none"):
+        cls(grid, {}, options={"dt": 0.1})
 
 
 def test_user_model_factory(user_module: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import pkgutil
 import sys
@@ -150,6 +151,22 @@ def load_object(spec: str, what: str = "package.module:factory") -> Any:
         ) from exc
 
 
+def _without_options(cls: type[Model]) -> Callable[..., None]:
+    """``__init__`` for a user class written before options: it accepts ``options`` and
+    rejects any, since the class would ignore them."""
+
+    def __init__(self, grid, parameters=None, options=None) -> None:  # noqa: ANN001
+        if options:
+            raise ValueError(
+                f"unknown model option{'s' if len(options) > 1 else ''} "
+                f"{', '.join(repr(k) for k in options)} for model {self._display_name()!r}; "
+                "allowed options: (none: its __init__ takes no options)"
+            )
+        cls.__init__(self, grid, parameters)
+
+    return __init__
+
+
 def _user_model(spec: str) -> type[Model]:
     obj = load_object(spec)
     attrs = _validated_attributes(spec, obj)
@@ -157,9 +174,14 @@ def _user_model(spec: str) -> type[Model]:
     if not isinstance(name, str) or not name:
         name = spec
     if isinstance(obj, type) and issubclass(obj, Model):
-        if getattr(obj, "name", None) == name:
+        namespace: dict[str, Any] = {"__module__": obj.__module__}
+        if getattr(obj, "name", None) != name:
+            namespace["name"] = name
+        if "options" not in inspect.signature(obj.__init__).parameters:
+            namespace["__init__"] = _without_options(obj)
+        if len(namespace) == 1:
             return obj
-        return type(obj.__name__, (obj,), {"name": name, "__module__": obj.__module__})
+        return type(obj.__name__, (obj,), namespace)
     namespace = {
         "name": name,
         "_factory": staticmethod(obj),
