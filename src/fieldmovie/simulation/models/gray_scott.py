@@ -19,8 +19,8 @@ class GrayScott(SemilinearModel):
         v_t = Dv lap(v) + u v^2 - (F + k) v
 
     Defaults ``F = 0.04, k = 0.06, Du = 2e-5, Dv = 1e-5`` are Pearson's values, meant
-    for a domain of side length ~2.5 resolved with ``dx <= 2.5 / 192`` (see the
-    resolution check).
+    for a domain of side length ~2-2.5 resolved with ``dx <~ 0.0105`` (the default sweep:
+    192^2 on 2.0; 192^2 on 2.5 is at the resolution limit, 128^2 on 2.5 far beyond it).
 
     Integrator: ETDRK2 (Cox & Matthews) with the linear part (diffusion and the linear
     decay terms) treated exactly in Fourier space and ``u v^2`` explicitly; second order.
