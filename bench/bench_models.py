@@ -4,6 +4,7 @@
 Usage (from the main venv, with ``PYTHONPATH=src``)::
 
     python bench/bench_models.py [--quick] [--sizes 128,256] [--no-pypde] [--anchor REV]
+                                 [--parts 1,2,3] [--reps N] [--t-end T]
 
 1. **Per step** (CPU time of this process, best of N; the machine is shared): Gray-Scott
    (``dt = 1``) and Cahn-Hilliard (``dt = 0.25``) at each size, for
@@ -22,6 +23,8 @@ Usage (from the main venv, with ``PYTHONPATH=src``)::
    of the same equations, its finite-difference right-hand side (numba backend, compiled
    once, outside the clock) stepped with explicit Euler, ``dt = 0.25``: what
    ``solve(solver="explicit", adaptive=False)`` computes, minus its per-call compilation.
+   Both run on one thread (``NUMBA_NUM_THREADS=1`` unless set): py-pde's multithreaded
+   numba code slowed to ~50 ms per step on the shared 2-core machine.
 3. **py-pde model overhead per segment job**: a fresh interpreter that resolves
    ``pde:models_for_tests:pde_brusselator``, builds it on 64^2 and advances one step, for
    the ``spectral`` and the ``numba`` right-hand side: what a segment job pays before it
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import time
@@ -40,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fieldmovie.simulation.models import Grid, resolve_model
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # py-pde single-threaded, like our models
+from fieldmovie.simulation.models import Grid, resolve_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -209,12 +214,16 @@ def main() -> None:
     parser.add_argument("--anchor", default="6ae0619", help="git revision of the anchor")
     parser.add_argument("--t-end", type=float, default=200.0)
     parser.add_argument("--no-pypde", action="store_true")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 2")
     args = parser.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     reps = args.reps or (3 if args.quick else 10)
-    per_step([int(s) for s in args.sizes.split(",")], reps, anchor_module(args.anchor))
-    if not args.no_pypde:
+    if 1 in parts:
+        per_step([int(s) for s in args.sizes.split(",")], reps, anchor_module(args.anchor))
+    if not args.no_pypde and 2 in parts:
         equal_accuracy(args.t_end, args.quick)
+    if not args.no_pypde and 3 in parts:
         pypde_overhead()
     print("\nload:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
