@@ -12,7 +12,8 @@ Usage (from the main venv, with ``PYTHONPATH=src``)::
    * ``anchor``: the models module of git revision ``--anchor`` (default ``6ae0619``, the
      last before the models package), loaded from ``git show``: today's code;
    * ``numpy``: this code with ``model_options: {fft: numpy, kernels: numpy}``;
-   * ``fast``: this code with the defaults (pyFFTW and numba when installed).
+   * ``fast``: this code with pyFFTW and numba kernels when installed
+     (``kernels: auto``; the default is ``kernels: numpy``, see docs/models.md).
 
    The ratio ``anchor / fast`` is the speed-up.
 2. **Equal accuracy against py-pde** (``--no-pypde`` skips): Gray-Scott (Pearson's
@@ -84,7 +85,7 @@ def step_times(name: str, n: int, dt: float, length: float, reps: int,
         models["anchor"] = anchor.resolve_model(name)(anchor.Grid((n, n), (length, length)))
     models["numpy"] = resolve_model(name)(grid, options={"dt": dt, "fft": "numpy",
                                                          "kernels": "numpy"})  # fmt: skip
-    models["fast"] = fast = resolve_model(name)(grid, options={"dt": dt})
+    models["fast"] = fast = resolve_model(name)(grid, options={"dt": dt, "kernels": "auto"})
     fast.advance(state, 0, T, None)  # compile numba kernels outside the clock
     ms = {}
     for key, model in models.items():

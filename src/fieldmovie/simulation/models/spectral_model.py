@@ -22,16 +22,18 @@ class SpectralModel(Model):
 
     Option ``fft``: ``"auto"`` (default: pyFFTW when installed, else numpy), ``"numpy"``
     or ``"fftw"``; ``fft_backend`` names the one in use (record it with a run: the two
-    agree to ~1e-15 relative, not bit for bit).  Option ``kernels``: ``"auto"`` (numba
-    when installed), ``"numba"`` or ``"numpy"`` for the fused integrator updates; both
-    round identically (``kernels_name`` names the one in use).
+    agree to ~1e-15 relative, not bit for bit).  Option ``kernels``: ``"numpy"`` (default),
+    ``"numba"`` or ``"auto"`` (numba when installed) for the fused integrator updates; both
+    round identically (``kernels_name`` names the one in use).  numba saves 0-16 % per
+    step (most at 256^2) but costs ~1 s per process to import and load its cache, so it
+    pays only for long segments.
     :meth:`resolution` measures the spectral tail; above :attr:`resolution_limit` = 1e-4
     (of the fluctuation energy in the highest third of modes) a field counts as
     under-resolved: for Gray-Scott a tail of 1e-4 goes with ~1 % field error against a
     converged run, 2e-3 with 10-25 % (docs/models.md).
     """
 
-    extra_options: ClassVar[dict[str, Any]] = {"fft": "auto", "kernels": "auto"}
+    extra_options: ClassVar[dict[str, Any]] = {"fft": "auto", "kernels": "numpy"}
     resolution_limit: ClassVar[float | None] = 1e-4
     #: maximum mode number of the smooth random initial field
     init_modes: ClassVar[int] = 4
