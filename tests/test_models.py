@@ -641,3 +641,9 @@ def test_initial_states_are_resolved(name: str, dim: int) -> None:
     tail = model.resolution(model.initial_state(np.random.default_rng(0)))
     if tail is not None:
         assert max(tail.values()) < model.resolution_limit
+
+
+def test_pde_model_without_pypde_says_how_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pde", None)  # makes "import pde" fail
+    with pytest.raises(ValueError, match=r"needs py-pde.*pip install py-pde"):
+        resolve_model("pde:models_for_tests:pde_brusselator")

@@ -18,12 +18,7 @@ if str(TEST_MODELS) not in sys.path:
 SPEC = "pde:models_for_tests:pde_brusselator"
 
 
-def test_without_pypde_the_error_says_how_to_install(monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "pde", None)  # makes "import pde" fail
-    with pytest.raises(ValueError, match=r"py-pde.*pip install py-pde"):
-        resolve_model(SPEC)
-
-
+# without py-pde: tests/test_models.py::test_pde_model_without_pypde_says_how_to_install
 pde = pytest.importorskip("pde", reason="py-pde is not installed: pip install py-pde")
 
 
