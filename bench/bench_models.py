@@ -155,7 +155,7 @@ def equal_accuracy(t_end: float, quick: bool) -> None:
     start = ref_model.initial_state(np.random.default_rng(0))
     ref = ref_model.advance(start, 0.0, t_end, None)
     print(f"{'solver':<34}{'grid':>6}{'error':>10}{'seconds':>9}")
-    for n in (128, 192, 256):
+    for n in (128, 160, 192, 256):
         s0 = np.stack([truncate(c, n) for c in start])
         r = np.stack([truncate(c, n) for c in ref])
         for opts in ({}, {"rtol": 3e-4}):
@@ -165,7 +165,7 @@ def equal_accuracy(t_end: float, quick: bool) -> None:
             out = model.advance(s0, 0.0, t_end, None)
             label = f"fieldmovie ETDRK2 rtol={model.options['rtol']:g}"
             print(f"{label:<34}{n:>6}{rel_error(out, r):>10.2e}{time.perf_counter() - t:>9.2f}")
-    for n in (192, 256) if quick else (192, 256, 384):
+    for n in (192, 256) if quick else (192, 256, 384, 512):
         s0 = np.stack([truncate(c, n) for c in start])
         r = np.stack([truncate(c, n) for c in ref])
         try:
