@@ -10,6 +10,8 @@ Snakemake jobs can import this module.
   segment job takes long enough to be killed while it runs; the sleep does not change the
   results.
 * :func:`decay_1d`: a duck-typed factory (not a ``Model`` subclass) for 1D grids only.
+* :func:`pde_brusselator`: a py-pde expression PDE (``model: "pde:models_for_tests:
+  pde_brusselator"``); py-pde is imported only when it is built.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class NanAfter(Model):
     def initial_state(self, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(-0.9, 0.9, size=self.state_shape)
 
-    def _advance(self, u: np.ndarray, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+    def integrate(
+        self, u: np.ndarray, t0: float, t1: float, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
         out = u * math.exp(-self.params["rate"] * (t1 - t0))
         if t1 >= self.params["t_nan"]:
             out[(0,) * out.ndim] = math.inf if self.params["inf"] else math.nan
@@ -49,9 +53,11 @@ class SlowDiffusion(Diffusion):
 
     name: ClassVar[str] = "slow_diffusion"
 
-    def _advance(self, u: np.ndarray, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+    def integrate(
+        self, u: np.ndarray, t0: float, t1: float, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
         time.sleep(float(os.environ.get(SLEEP_ENV, "0") or 0))
-        return super()._advance(u, t0, t1, rng)
+        return super().integrate(u, t0, t1, n, rng)
 
 
 class _Decay1D:
@@ -74,3 +80,30 @@ def decay_1d(grid, parameters):  # noqa: ANN001, ANN201
 decay_1d.components = ("c",)
 decay_1d.parameters = {"rate": 1.0}
 decay_1d.dims = (1,)
+
+
+def pde_brusselator(parameters):  # noqa: ANN001, ANN201
+    """The Brusselator as a py-pde expression PDE (periodic grid)."""
+    import pde
+
+    a, b, d = parameters["a"], parameters["b"], parameters["d"]
+    return pde.PDE(
+        {
+            "u": f"{d} * laplace(u) + {a} - ({b} + 1) * u + u**2 * v",
+            "v": f"{10 * d} * laplace(v) + {b} * u - u**2 * v",
+        }
+    )
+
+
+def _brusselator_start(grid, parameters, rng):  # noqa: ANN001, ANN202
+    import pde
+
+    a, b = parameters["a"], parameters["b"]
+    u = pde.ScalarField(grid, a + 0.1 * rng.standard_normal(grid.shape), label="u")
+    v = pde.ScalarField(grid, b / a + 0.1 * rng.standard_normal(grid.shape), label="v")
+    return pde.FieldCollection([u, v])
+
+
+pde_brusselator.parameters = {"a": 1.0, "b": 3.0, "d": 0.1}
+pde_brusselator.dt = 0.01
+pde_brusselator.initial_state = _brusselator_start

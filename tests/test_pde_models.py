@@ -1,0 +1,114 @@
+"""py-pde PDEs as models (``model: "pde:package.module:make_pde"``)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import test_simulate as ts
+from workflow_helpers import TEST_MODELS, decode
+
+from fieldmovie.simulation.models import Grid, resolve_model
+from fieldmovie.simulation.segment import load_state, run_segment, segment_times
+
+if str(TEST_MODELS) not in sys.path:
+    sys.path.insert(0, str(TEST_MODELS))
+
+SPEC = "pde:models_for_tests:pde_brusselator"
+
+
+# without py-pde: tests/test_models.py::test_pde_model_without_pypde_says_how_to_install
+pde = pytest.importorskip("pde", reason="py-pde is not installed: pip install py-pde")
+
+
+def test_components_parameters_and_options() -> None:
+    cls = resolve_model(SPEC)
+    assert cls.components == ("u", "v")  # from the PDE's variables
+    assert cls.parameters == {"a": 1.0, "b": 3.0, "d": 0.1}
+    model = cls(Grid((16, 16), 8.0), {"b": 2.5})
+    assert model.rhs_backend == "spectral" and model.num_steps(0.0, 1.0) == 100
+    assert cls(Grid((16,), 8.0), options={"dt": 0.05}).num_steps(0.0, 1.0) == 20
+    with pytest.raises(ValueError, match="'rtol'.*allowed options: dt, scheme, backend, fft"):
+        cls(Grid((16,), 8.0), options={"rtol": 1e-3})
+    with pytest.raises(ValueError, match="'scheme'.*rk4, euler"):
+        cls(Grid((16,), 8.0), options={"scheme": "rk45"})
+    with pytest.raises(ValueError, match="no attribute 'nope'"):
+        resolve_model("pde:models_for_tests:nope")
+
+
+def test_spectral_rhs_is_the_pde(monkeypatch) -> None:
+    """The evaluator's rate equals the expression with exact derivatives of a smooth field."""
+    grid = Grid((32, 24), (2 * np.pi, 2 * np.pi))
+    model = resolve_model(SPEC)(grid)
+    x, y = np.meshgrid(*grid.coordinates(), indexing="ij")
+    u, v = 1.0 + 0.2 * np.sin(x) * np.cos(2 * y), 3.0 + 0.1 * np.cos(x + y)
+    lap_u, lap_v = -5 * (u - 1.0), -2 * (v - 3.0)
+    a, b, d = 1.0, 3.0, 0.1
+    expected = np.stack([d * lap_u + a - (b + 1) * u + u**2 * v,
+                         10 * d * lap_v + b * u - u**2 * v])  # fmt: skip
+    np.testing.assert_allclose(model._rate(np.stack([u, v]), 0.0), expected, atol=1e-12)
+
+
+def test_unknown_operator_and_noise_are_rejected(tmp_path, monkeypatch) -> None:
+    (tmp_path / "pdes_here.py").write_text(
+        "import pde\n"
+        "def div(p):\n    return pde.PDE({'c': 'divergence(gradient(c))'})\n"
+        "def noisy(p):\n    return pde.PDE({'c': 'laplace(c)'}, noise=0.1)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="'divergence' has no spectral form.*backend: numba"):
+        resolve_model("pde:pdes_here:div")(Grid((8,), 1.0))
+    with pytest.raises(ValueError, match="stochastic"):
+        resolve_model("pde:pdes_here:noisy")(Grid((8,), 1.0))
+
+
+SETTINGS = {
+    "grid": {"shape": [16, 16], "length": [16.0, 16.0]},
+    "parameters": {"b": 2.5},
+    "time": (0.2, 3),
+    "range": {"u": [-2.0, 8.0], "v": [-2.0, 8.0]},
+}
+
+
+def test_segments_restart_exactly(tmp_path) -> None:
+    """Segments of a py-pde PDE (resumed from saved states) equal an uninterrupted run."""
+    settings = ts.settings_for(SPEC, SETTINGS)
+    chain = ts.Chain(settings, tmp_path / "chain")
+    frames, state, _ = ts.uninterrupted(settings)
+    saved, _, _, _ = load_state(ts.paths(chain.folder, ts.N_SEGMENTS - 1)["state_out"])
+    assert saved.tobytes() == state.tobytes()
+    resumed = tmp_path / "resumed"
+    ts.run_chain(settings, resumed, 1, ts.paths(chain.folder, 0)["state_out"])
+    for k in (1, 2):
+        chain.assert_same_segment(resumed, k)
+    first, _ = decode(ts.paths(chain.folder, 0)["movie"])
+    assert not np.array_equal(first[0], first[-1])
+
+
+@pytest.mark.slow
+def test_spectral_backend_agrees_with_pypde_numba() -> None:
+    """py-pde's own (finite-difference, numba) right-hand side gives the same evolution."""
+    grid = Grid((48,), 20.0)
+    cls = resolve_model(SPEC)
+    spectral = cls(grid)
+    fd = cls(grid, options={"backend": "numba"})
+    rng = np.random.default_rng(1)
+    x = grid.coordinates()[0]
+    state = np.stack([1.0 + 0.3 * np.sin(2 * np.pi * x / 20.0), np.full(48, 3.0)])
+    a = spectral.advance(state, 0.0, 2.0, rng)
+    b = fd.advance(state, 0.0, 2.0, rng)
+    assert np.abs(a - b).max() < 1e-2 * np.abs(a).max()  # second-order FD, dx = 0.42
+
+
+def test_run_segment_saves_the_exact_state(tmp_path) -> None:
+    """A segment of a py-pde model writes the exact float64 state."""
+    settings = ts.settings_for(SPEC, SETTINGS)
+    out = ts.paths(tmp_path, 0)
+    run_segment(settings, 0, **out)
+    state, _, t, _ = load_state(out["state_out"])
+    assert (
+        state.dtype == np.float64
+        and state.shape == (2, 16, 16)
+        and t == segment_times(0.2, 3, 0)[-1]
+    )
