@@ -212,6 +212,8 @@ def _movie_info(spec: SegmentSpec, model: Model, k: int) -> dict[str, Any]:
         "segment": k,
         "frame_interval": spec.frame_interval,
         "resolution_limit": getattr(model, "resolution_limit", None),
+        # numpy and FFTW agree to ~1e-15, not bit for bit: say which one made the frames
+        "fft_backend": getattr(model, "fft_backend", None),
         "software": {
             "fieldmovie": __version__,
             "numpy": np.__version__,
