@@ -77,6 +77,9 @@ class MovieMeta:
     version: int = FORMAT_VERSION
     #: "fieldmovie" or "py-pde" (a movie written by py-pde's MovieStorage)
     origin: str = FORMAT_NAME
+    #: provenance: the FFmpeg backend that wrote the file, ``{"name": ..., "version": ...}``
+    #: (optional; older movies lack it)
+    backend: dict[str, str] | None = None
 
     @classmethod
     def create(
@@ -181,6 +184,8 @@ class MovieMeta:
             obj["periodic"] = list(self.periodic)
         if self.clipped is not None:
             obj["clipped"] = self.clipped
+        if self.backend is not None:
+            obj["backend"] = self.backend
         return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
     @classmethod
@@ -219,6 +224,9 @@ class MovieMeta:
         clipped = obj.get("clipped")
         if clipped is not None:
             meta.clipped = [int(c) for c in clipped]
+        backend = obj.get("backend")
+        if isinstance(backend, dict):
+            meta.backend = {str(k): str(v) for k, v in backend.items()}
         return meta
 
     def compatibility_problem(self, other: MovieMeta) -> str | None:
