@@ -15,7 +15,7 @@ from conftest import write_movie
 from fieldmovie import MovieReader
 from fieldmovie.cli import main
 
-pytestmark = pytest.mark.usefixtures("no_leaked_ffmpeg")
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

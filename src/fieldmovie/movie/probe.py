@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .metadata import MovieFormatError
 
 __all__ = ["StreamInfo", "probe", "times_path", "read_times", "write_times"]
 

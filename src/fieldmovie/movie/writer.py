@@ -36,9 +36,10 @@ class MovieWriter:
                 writer.append(data, t)
 
     Frames are encoded while they arrive (in-process with the ``pyav`` backend, or one FFmpeg
-    process fed through a pipe with ``ffmpeg``) into a temporary file next to ``path``. Only a successful :meth:`close` renames the movie and
-    its ``.times`` into place; on an exception the partial files are removed and any
-    pre-existing movie at ``path`` is left untouched.
+    process fed through a pipe with ``ffmpeg``) into a temporary file next to ``path``. Only
+    a successful :meth:`close` renames the movie and its ``.times`` into place; on an
+    exception the partial files are removed and any pre-existing movie at ``path`` is left
+    untouched.
 
     Args:
         path: ``.mkv`` (Matroska, the default choice) or ``.avi``.
@@ -101,7 +102,6 @@ class MovieWriter:
             )
         self.meta.codec = {**settings, "gop": 1, "fps": fps}
         self.meta.clipped = [0] * self.meta.n_components
-        self.meta.backend = {"name": self.backend.name, "version": self.backend.version()}
         size = len(self.meta.to_json().encode())
         if size > MAX_METADATA_BYTES:
             raise ValueError(
@@ -195,6 +195,7 @@ class MovieWriter:
                 )
         if self._proc is None:
             self._tmp = temporary_path(self.path)
+            self.meta.backend = {"name": self.backend.name, "version": self.backend.version()}
             self._proc = self.backend.open_encoder(self._tmp, self._encoder_spec())
         self._proc.write(codec.pad_picture(codec.to_picture(pixels)))
         self._times.append(t)

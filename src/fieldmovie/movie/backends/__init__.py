@@ -55,7 +55,9 @@ def default_backend_name() -> str:
 
 def _checked(name: str, where: str) -> str:
     if name not in BACKEND_NAMES:
-        raise ValueError(f"{where}: unknown FFmpeg backend {name!r}; allowed: {list(BACKEND_NAMES)}")
+        raise ValueError(
+            f"{where}: unknown FFmpeg backend {name!r}; allowed: {list(BACKEND_NAMES)}"
+        )
     return name
 
 

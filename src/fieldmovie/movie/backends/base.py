@@ -115,7 +115,9 @@ class Backend(ABC):
         """Start an FFV1 encoder writing ``path`` (gop 1, the spec's options and comment)."""
 
     @abstractmethod
-    def concat(self, segments: Sequence[Path], output: Path, *, container: str, comment: str) -> None:
+    def concat(
+        self, segments: Sequence[Path], output: Path, *, container: str, comment: str
+    ) -> None:
         """Join ``segments`` with the concat demuxer by stream copy; only ``comment`` as tag."""
 
     @abstractmethod
@@ -130,6 +132,14 @@ class Backend(ABC):
 
     @abstractmethod
     def open_h264(
-        self, path: Path, width: int, height: int, *, fps: float, threads: int, crf: int, preset: str
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        *,
+        fps: float,
+        threads: int,
+        crf: int,
+        preset: str,
     ) -> H264Encoder:
         """Start an H.264 preview encoder writing the mp4 ``path``."""

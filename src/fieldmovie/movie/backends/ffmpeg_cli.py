@@ -303,7 +303,9 @@ class FFmpegBackend(Backend):
     def open_encoder(self, path: Path, spec: EncoderSpec) -> PictureEncoder:
         return _PipeEncoder(path, spec)
 
-    def concat(self, segments: Sequence[Path], output: Path, *, container: str, comment: str) -> None:
+    def concat(
+        self, segments: Sequence[Path], output: Path, *, container: str, comment: str
+    ) -> None:
         from .listing import concat_listing
 
         with concat_listing(segments, output) as listing:

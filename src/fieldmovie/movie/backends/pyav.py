@@ -9,6 +9,7 @@ Every container is closed in ``finally`` and counted while open (:func:`open_con
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
@@ -182,7 +183,10 @@ class _ContainerDecoder(Decoder):
             self._stream = _video_stream(self._container, path)
             self._stream.codec_context.thread_count = 1  # all libav logging on our thread
             with captured_log():
-                self.pts = [_pts(p) for p in _packets(self._container, self._stream)]
+                index = [(_pts(p), p.is_keyframe) for p in _packets(self._container, self._stream)]
+            #: pts of every stored frame, and the frames that are keyframes
+            self.pts = [pts for pts, _ in index]
+            self._keys = [i for i, (_, key) in enumerate(index) if key]
             self.info = _stream_info(self._container, self._stream, path, len(self.pts))
             self._demux: Iterator[Any] | None = None
             self._next = -1  # the frame the demuxer delivers next (-1: unknown)
@@ -209,9 +213,11 @@ class _ContainerDecoder(Decoder):
             yield picture
 
     def _seek(self, index: int) -> None:
+        """Position the demuxer at frame ``index`` (a keyframe)."""
         self._container.seek(self.pts[index], stream=self._stream, backward=True)
         self._stream.codec_context.flush_buffers()
         self._demux = _packets(self._container, self._stream)
+        self._next = index
 
     def _decode(self, index: int, pix_fmt: str, frame_bytes: int) -> np.ndarray:
         if self._container is None:
@@ -219,13 +225,22 @@ class _ContainerDecoder(Decoder):
         if index >= len(self.pts):
             raise MovieFormatError(f"{self.path}: frame {index} could not be decoded (the file "
                                    f"holds {len(self.pts)} frames)")  # fmt: skip
-        target = self.pts[index]
         if self._next != index:
-            self._seek(index)
-        self._next = -1
+            # ours are all keyframes; py-pde's FFV1 frames depend on those before them
+            key = self._keys[bisect.bisect_right(self._keys, index) - 1] if self._keys else 0
+            if not key <= self._next < index:  # else decoding on from here is shorter
+                self._seek(key)
+            while self._next < index:
+                self._decode_next()
+        return raw_picture(self._decode_next(), pix_fmt, frame_bytes)
+
+    def _decode_next(self) -> Any:
+        """Decode frame ``self._next``; check for damage and that it is that frame."""
+        index, target = self._next, self.pts[self._next]
+        self._next = -1  # unknown until this frame decoded cleanly
         with captured_log() as logs:
             try:
-                # every frame is a keyframe: packets before the target need no decoding
+                # after a seek the demuxer may start earlier (a cluster): skip to the target
                 packet = next((p for p in self._demux if _pts(p) >= target), None)
                 frames = [] if packet is None or _pts(packet) != target else packet.decode()
             except av.FFmpegError as exc:
@@ -240,7 +255,7 @@ class _ContainerDecoder(Decoder):
             raise MovieFormatError(f"{self.path}: frame {index} (pts {target}) could not be "
                                    f"decoded: seeking found {got}" + _said(logs))  # fmt: skip
         self._next = index + 1
-        return raw_picture(frames[0], pix_fmt, frame_bytes)
+        return frames[0]
 
 
 def _said(logs: Sequence) -> str:
@@ -318,7 +333,7 @@ class _LibavH264(H264Encoder):
 
     def __init__(self, path: Path, width: int, height: int, *, fps: float, threads: int,
                  crf: int, preset: str) -> None:  # fmt: skip
-        from av.video.reformatter import Colorspace, ColorRange
+        from av.video.reformatter import ColorRange, Colorspace
 
         self.path, self.shape, self.count = path, (height, width, 3), 0
         self._reformat = {"format": "yuv420p", "dst_colorspace": Colorspace.ITU709,
@@ -438,7 +453,9 @@ class PyAVBackend(Backend):
     def open_encoder(self, path: Path, spec: EncoderSpec) -> PictureEncoder:
         return _LibavEncoder(path, spec)
 
-    def concat(self, segments: Sequence[Path], output: Path, *, container: str, comment: str) -> None:
+    def concat(
+        self, segments: Sequence[Path], output: Path, *, container: str, comment: str
+    ) -> None:
         from .listing import concat_listing
 
         with concat_listing(segments, output) as listing:
