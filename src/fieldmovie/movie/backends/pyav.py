@@ -242,7 +242,7 @@ class _ContainerDecoder(Decoder):
             try:
                 # after a seek the demuxer may start earlier (a cluster): skip to the target
                 packet = next((p for p in self._demux if _pts(p) >= target), None)
-                frames = [] if packet is None or _pts(packet) != target else packet.decode()
+                frames = packet.decode() if packet is not None else []
             except av.FFmpegError as exc:
                 raise MovieFormatError(f"{self.path}: frame {index} could not be decoded: "
                                        f"{exc}" + _said(logs)) from None  # fmt: skip
