@@ -32,7 +32,7 @@ from ..metadata import MovieFormatError
 from ..probe import StreamInfo
 from .base import Backend, Decoder, EncoderSpec, H264Encoder, PictureEncoder, Scan
 
-__all__ = ["FFmpegBackend", "ffmpeg_available"]
+__all__ = ["FFmpegBackend", "encoder_command", "ffmpeg_available"]
 
 _QUIET = ("-nostdin", "-hide_banner", "-v", "error")
 
@@ -55,24 +55,29 @@ def _said(stderr: str) -> str:
     return f"\nFFmpeg said:\n{tail}" if tail else ""
 
 
+def encoder_command(path: Path, spec: EncoderSpec, source: str = "pipe:0") -> list[str]:
+    """The ``ffmpeg`` command that encodes raw pictures from ``source`` into ``path``."""
+    raw = ffmpeg_python.input(
+        source, f="rawvideo", pix_fmt=spec.pix_fmt, s=f"{spec.width}x{spec.height}",
+        framerate=spec.fps,
+    )  # fmt: skip
+    options = {key: str(value) for key, value in spec.options.items()}
+    out = ffmpeg_python.output(
+        raw["v:0"], str(path), vcodec="ffv1", g=1, f=spec.container,
+        metadata=f"comment={spec.comment}", **options,
+    )  # fmt: skip
+    return _compile(out)
+
+
 class _PipeEncoder(PictureEncoder):
     """``ffmpeg -f rawvideo -i pipe:0 -c:v ffv1 ...`` fed through its stdin."""
 
     def __init__(self, path: Path, spec: EncoderSpec) -> None:
         self.path = path
-        source = ffmpeg_python.input(
-            "pipe:0", f="rawvideo", pix_fmt=spec.pix_fmt, s=f"{spec.width}x{spec.height}",
-            framerate=spec.fps,
-        )  # fmt: skip
-        options = {key: str(value) for key, value in spec.options.items()}
-        out = ffmpeg_python.output(
-            source["v:0"], str(path), vcodec="ffv1", g=1, f=spec.container,
-            metadata=f"comment={spec.comment}", **options,
-        )  # fmt: skip
         # buffered: write() then always delivers the whole frame, even when a signal
         # handler interrupts the system call
         self._proc: FFmpegProcess | None = FFmpegProcess(
-            _compile(out), stdin=True, stdout=False, bufsize=-1
+            encoder_command(path, spec), stdin=True, stdout=False, bufsize=-1
         )
         self._frames = 0
 
