@@ -19,6 +19,7 @@ from conftest import (
     needs_system_ffmpeg,
     other_backend,
     stream_facts,
+    system_ffmpeg,
     write_movie,
 )
 
@@ -41,6 +42,7 @@ CROSS_CASES = [
 ]
 
 
+@needs_system_ffmpeg
 @pytest.mark.parametrize("writer_backend", BACKENDS)
 @pytest.mark.parametrize(("grid_shape", "n_components", "bits", "suffix"), CROSS_CASES)
 def test_written_by_one_read_bit_identically_by_the_other(
@@ -123,8 +125,9 @@ def test_provenance_in_metadata(tmp_path, make_frames, backend):
     assert stored["name"] == backend
     assert stored["version"] == get_backend(backend).version()
     assert re.search(r"\d+\.\d+", stored["version"])
-    joined = concat_movies([path], tmp_path / "j.mkv", backend=other_backend(backend))
-    assert json.loads(comment_tag(joined))["backend"]["name"] == other_backend(backend)
+    if system_ffmpeg():  # the join is recorded too, by the backend that joined
+        joined = concat_movies([path], tmp_path / "j.mkv", backend=other_backend(backend))
+        assert json.loads(comment_tag(joined))["backend"]["name"] == other_backend(backend)
 
 
 def test_movies_without_provenance_are_read(tmp_path, make_frames, backend):
