@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import needs_system_ffmpeg, other_backend, write_movie
+from conftest import needs_system_ffmpeg, other_backend, system_ffmpeg, write_movie
 
 from fieldmovie import MovieReader
 from fieldmovie.cli import main
@@ -275,6 +275,8 @@ def test_to_xarray(movie):
 def test_backend_option(capsys, tmp_path, make_frames, backend):
     """``fieldmovie --backend B`` overrides $FIELDMOVIE_BACKEND for the command."""
     choice = other_backend(backend)
+    if choice == "ffmpeg" and not system_ffmpeg():
+        pytest.skip("ffmpeg backend: no system ffmpeg/ffprobe (bash bootstrap.sh --ffmpeg)")
     seg = write_movie(tmp_path / "a.mkv", make_frames(3, 1, (4, 4)))
     code, _, err = run_cli(capsys, "--backend", choice, "concat", seg, "-o", tmp_path / "j.mkv")
     assert code == 0, err
