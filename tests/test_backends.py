@@ -283,3 +283,18 @@ def test_encode_h264(tmp_path, backend):
 def test_encode_h264_bad_input(tmp_path, backend, pictures):
     with pytest.raises(ValueError, match="picture|no pictures"):
         encode_h264(tmp_path / "p.mp4", pictures, fps=10, backend=backend)
+
+
+@pytest.mark.parametrize("movie", ["ours", "scalar2d_8bit.mkv", "scalar2d_16bit.avi"])
+def test_seeking_by_timestamp_when_bytes_are_not_located(long_movie, movie):
+    """The demuxer path (used when a packet's bytes cannot be located in the file) seeks by
+    timestamp and decodes from the keyframe before (py-pde's frames are not all keyframes)."""
+    path = long_movie[0] if movie == "ours" else PYPDE / movie
+    with MovieReader(path, backend="pyav") as reader:
+        everything = reader.to_array()
+        reader._decoder._spans = None
+        reader._decoder._next = -1
+        n = len(reader)
+        for i in [n - 1, 1, 1, 0, n // 2, n - 2, 2]:
+            assert np.array_equal(reader[i], everything[i]), f"frame {i}"
+        assert np.array_equal(reader.to_array(), everything)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -173,26 +174,43 @@ def raw_picture(frame: Any, pix_fmt: str, frame_bytes: int) -> np.ndarray:
 
 
 class _ContainerDecoder(Decoder):
-    """A kept-open input: packets indexed once, frames found by seeking to their pts."""
+    """A kept-open input: packets indexed once (pts, file offset, size, keyframe); a frame
+    is decoded from its stored bytes, read at the indexed offset, or, where the bytes
+    cannot be located, by seeking the demuxer to its timestamp."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._file = None
         self._container = _open_input(path)
         try:
             self._stream = _video_stream(self._container, path)
             self._stream.codec_context.thread_count = 1  # all libav logging on our thread
             with captured_log():
-                index = [(_pts(p), p.is_keyframe) for p in _packets(self._container, self._stream)]
+                index = [(_pts(p), p.pos, p.size, p.is_keyframe, bytes(memoryview(p)[:16]))
+                         for p in _packets(self._container, self._stream)]  # fmt: skip
             #: pts of every stored frame, and the frames that are keyframes
-            self.pts = [pts for pts, _ in index]
-            self._keys = [i for i, (_, key) in enumerate(index) if key]
+            self.pts = [entry[0] for entry in index]
+            self._keys = [i for i, entry in enumerate(index) if entry[3]]
             self.info = _stream_info(self._container, self._stream, path, len(self.pts))
+            self._locate(index)
             self._demux: Iterator[Any] | None = None
             self._next = -1  # the frame the demuxer delivers next (-1: unknown)
         except BaseException:
             self.close()
             raise
+
+    def _locate(self, index: list[tuple[Any, ...]]) -> None:
+        """File offset and size of each packet's bytes (None: use the demuxer)."""
+        self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        fd, spans = self._file.fileno(), []
+        for _, pos, size, _, head in index:
+            where = -1 if pos is None or pos < 0 else os.pread(fd, 96, pos).find(head)
+            if where < 0:  # a container that stores the bytes elsewhere or split up
+                self._spans = None
+                return
+            spans.append((pos + where, size))
+        self._spans = spans
 
     def __del__(self) -> None:
         if getattr(self, "_container", None) is not None:
@@ -203,6 +221,9 @@ class _ContainerDecoder(Decoder):
             if self._container is not None:
                 _close_container(self._container)
                 self._container = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def frames(
         self, start: int, count: int, pix_fmt: str, frame_bytes: int, fps: Fraction
@@ -213,10 +234,11 @@ class _ContainerDecoder(Decoder):
             yield picture
 
     def _seek(self, index: int) -> None:
-        """Position the demuxer at frame ``index`` (a keyframe)."""
-        self._container.seek(self.pts[index], stream=self._stream, backward=True)
+        """Position at frame ``index`` (a keyframe): the demuxer by its timestamp."""
         self._stream.codec_context.flush_buffers()
-        self._demux = _packets(self._container, self._stream)
+        if self._spans is None:
+            self._container.seek(self.pts[index], stream=self._stream, backward=True)
+            self._demux = _packets(self._container, self._stream)
         self._next = index
 
     def _decode(self, index: int, pix_fmt: str, frame_bytes: int) -> np.ndarray:
@@ -234,15 +256,26 @@ class _ContainerDecoder(Decoder):
                 self._decode_next()
         return raw_picture(self._decode_next(), pix_fmt, frame_bytes)
 
+    def _next_packet(self, index: int) -> Any:
+        """The packet of frame ``index``: its bytes read at the indexed offset, or the
+        demuxer's next packet at or after its timestamp."""
+        if self._spans is None:
+            # after a seek the demuxer may start earlier (a cluster): skip to the target
+            return next((p for p in self._demux if _pts(p) >= self.pts[index]), None)
+        offset, size = self._spans[index]
+        packet = av.Packet(os.pread(self._file.fileno(), size, offset))
+        packet.pts = packet.dts = self.pts[index]
+        packet.time_base = self._stream.time_base
+        return packet
+
     def _decode_next(self) -> Any:
         """Decode frame ``self._next``; check for damage and that it is that frame."""
         index, target = self._next, self.pts[self._next]
         self._next = -1  # unknown until this frame decoded cleanly
         with captured_log() as logs:
             try:
-                # after a seek the demuxer may start earlier (a cluster): skip to the target
-                packet = next((p for p in self._demux if _pts(p) >= target), None)
-                frames = packet.decode() if packet is not None else []
+                packet = self._next_packet(index)
+                frames = self._stream.codec_context.decode(packet) if packet is not None else []
             except av.FFmpegError as exc:
                 raise MovieFormatError(f"{self.path}: frame {index} could not be decoded: "
                                        f"{exc}" + _said(logs)) from None  # fmt: skip
