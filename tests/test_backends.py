@@ -183,10 +183,16 @@ def test_decoded_frame_must_be_the_one_asked_for(long_movie):
     path, _ = long_movie
     with MovieReader(path, backend="pyav") as reader:
         decoder = reader._decoder
+        offset, size, _ = decoder._spans[13]
+        decoder._spans[12] = (offset, size, decoder._spans[12][2])  # frame 13's bytes
+        with pytest.raises(MovieFormatError, match=r"frame 12: .* not its indexed packet"):
+            reader[12]
+        assert reader[20].shape == reader.frame_shape  # the reader stays usable
+        decoder._spans, decoder._next = None, -1  # the demuxer path checks the timestamp
         decoder.pts[12] += 1  # no such packet: the demuxer delivers frame 13 next
         with pytest.raises(MovieFormatError, match=r"frame 12 \(pts \d+\).*pts 520"):
             reader[12]
-        assert reader[20].shape == reader.frame_shape  # the reader stays usable
+        assert reader[20].shape == reader.frame_shape
 
 
 def test_closed_reader_refuses(long_movie):

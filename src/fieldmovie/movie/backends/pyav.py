@@ -209,7 +209,7 @@ class _ContainerDecoder(Decoder):
             if where < 0:  # a container that stores the bytes elsewhere or split up
                 self._spans = None
                 return
-            spans.append((pos + where, size))
+            spans.append((pos + where, size, head))
         self._spans = spans
 
     def __del__(self) -> None:
@@ -262,8 +262,14 @@ class _ContainerDecoder(Decoder):
         if self._spans is None:
             # after a seek the demuxer may start earlier (a cluster): skip to the target
             return next((p for p in self._demux if _pts(p) >= self.pts[index]), None)
-        offset, size = self._spans[index]
-        packet = av.Packet(os.pread(self._file.fileno(), size, offset))
+        offset, size, head = self._spans[index]
+        data = os.pread(self._file.fileno(), size, offset)
+        if data[: len(head)] != head:  # frame identity: these must be the indexed bytes
+            raise MovieFormatError(
+                f"{self.path}: frame {index}: the {size} bytes at offset {offset} are not "
+                "its indexed packet (has the file changed?)"
+            )
+        packet = av.Packet(data)
         packet.pts = packet.dts = self.pts[index]
         packet.time_base = self._stream.time_base
         return packet
