@@ -1,9 +1,15 @@
-"""Shared fixtures: random smooth fields, a movie-writing helper, an FFmpeg leak check."""
+"""Shared fixtures: the FFmpeg backends, random smooth fields, a movie-writing helper, and
+the leak check (autouse: no ffmpeg/ffprobe child and no open PyAV container outlives a test).
+
+Helpers that inspect files use PyAV directly (libav itself, not fieldmovie's code), so they
+need no system FFmpeg.
+"""
 
 from __future__ import annotations
 
+import gc
 import os
-import subprocess
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,13 +50,56 @@ def wait_for_no_children(names: Sequence[str] = FFMPEG_NAMES, grace: float = 1.0
         time.sleep(0.02)
 
 
-@pytest.fixture
+def _open_containers() -> list[str]:
+    from fieldmovie.movie.backends.pyav import open_containers
+
+    return open_containers()
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_ffmpeg():
-    """Fail the test if an ffmpeg/ffprobe child (running or unreaped) outlives it."""
+    """Fail the test if an ffmpeg/ffprobe child (running or unreaped) or an open PyAV
+    container (a file handle of the pyav backend) outlives it."""
     before = {pid for pid, _, _ in child_processes()}
+    open_before = _open_containers()
     yield
     left = [p for p in wait_for_no_children() if p[0] not in before]
     assert not left, f"FFmpeg child processes left behind: {left}"
+    gc.collect()  # readers dropped without close() are closed when collected
+    still_open = _open_containers()
+    assert len(still_open) <= len(open_before), f"PyAV containers left open: {still_open}"
+
+
+def system_ffmpeg() -> bool:
+    """True when the ffmpeg and ffprobe executables are installed."""
+    return bool(shutil.which("ffmpeg") and shutil.which("ffprobe"))
+
+
+#: skip mark for tests that run the system's ffmpeg/ffprobe themselves
+needs_system_ffmpeg = pytest.mark.skipif(
+    not system_ffmpeg(),
+    reason="no system ffmpeg/ffprobe (install with: bash bootstrap.sh --ffmpeg)",
+)
+
+BACKENDS = ("pyav", "ffmpeg")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, monkeypatch) -> str:
+    """Each FFmpeg backend in turn, made the default through ``FIELDMOVIE_BACKEND``.
+
+    The ``ffmpeg`` backend is skipped (with a message) when no system FFmpeg is installed.
+    """
+    name = request.param
+    if name == "ffmpeg" and not system_ffmpeg():
+        pytest.skip("ffmpeg backend: no system ffmpeg/ffprobe (bash bootstrap.sh --ffmpeg)")
+    monkeypatch.setenv("FIELDMOVIE_BACKEND", name)
+    return name
+
+
+def other_backend(name: str) -> str:
+    """The backend that is not ``name``."""
+    return "ffmpeg" if name == "pyav" else "pyav"
 
 
 @pytest.fixture
@@ -127,19 +176,68 @@ def movie_factory(tmp_path, make_frames):
     return factory
 
 
+def packet_positions(path: Path) -> list[tuple[int, int]]:
+    """(size, file position) of every stored video packet, read with PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [(p.size, p.pos) for p in container.demux(stream) if p.size]
+
+
 def flip_byte_in_frame(path: Path, frame_index: int, n_frames: int | None = None) -> None:
     """Flip a byte in the middle of the stored frame ``frame_index`` (via packet positions)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries"]
-        + ["packet=pos,size", "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
-    packets = [tuple(map(int, line.split(",")[:2])) for line in out]
+    packets = packet_positions(path)
     assert n_frames is None or len(packets) == n_frames
     size, pos = packets[frame_index]
     data = bytearray(path.read_bytes())
     data[pos + size // 2] ^= 0x5A
     path.write_bytes(bytes(data))
+
+
+def comment_tag(path: Path) -> str:
+    """The container's comment tag, read with PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        return {k.lower(): v for k, v in container.metadata.items()}["comment"]
+
+
+def stream_facts(path: Path) -> dict:
+    """codec_name, pix_fmt, width, height and frames of the first video stream (PyAV)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        frames = sum(1 for _ in container.decode(stream))
+        return {"codec_name": ctx.codec.name, "pix_fmt": ctx.pix_fmt, "width": ctx.width,
+                "height": ctx.height, "frames": frames}  # fmt: skip
+
+
+def raw_pictures(path: Path, pix_fmt: str, width: int, height: int) -> np.ndarray:
+    """All frames decoded by plain libav (PyAV) as ``pix_fmt`` pixels: (frames, h, w)."""
+    import av
+
+    dtype = np.uint8 if pix_fmt == "gray" else np.dtype("<u2")
+    with av.open(str(path)) as container:
+        pictures = [f.to_ndarray(format=pix_fmt) for f in container.decode(video=0)]
+    return np.asarray(pictures, dtype=dtype).reshape(-1, height, width)
+
+
+def write_plain_ffv1(path: Path, n_frames: int, size: tuple[int, int], comment: str | None) -> None:
+    """A gray FFV1 movie that fieldmovie did not write (optional comment tag), via PyAV."""
+    import av
+
+    width, height = size
+    with av.open(str(path), "w") as container:
+        if comment is not None:
+            container.metadata["comment"] = comment
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "gray"
+        for k in range(n_frames):
+            picture = ((np.arange(width * height) + 7 * k) % 256).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture.reshape(height, width), format="gray")
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_movie
+from conftest import needs_system_ffmpeg, other_backend, system_ffmpeg, write_movie
 
 from fieldmovie import MovieReader
 from fieldmovie.cli import main
 
-pytestmark = pytest.mark.usefixtures("no_leaked_ffmpeg")
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -231,6 +231,7 @@ def test_python_m_fieldmovie(movie, tmp_path):
 # ------------------------------------------------------------------ preview, snapshots
 
 
+@needs_system_ffmpeg  # the preview is still encoded by analysis/preview.py's ffmpeg process
 def test_preview_and_snapshots(capsys, movie, tmp_path):
     path, _, _ = movie
     mp4 = tmp_path / "p.mp4"
@@ -269,3 +270,16 @@ def test_to_xarray(movie):
     assert np.array_equal(da["time"].values, times)
     assert list(da["component"].values) == reader.components
     assert np.array_equal(da.values, reader.to_array())
+
+
+def test_backend_option(capsys, tmp_path, make_frames, backend):
+    """``fieldmovie --backend B`` overrides $FIELDMOVIE_BACKEND for the command."""
+    choice = other_backend(backend)
+    if choice == "ffmpeg" and not system_ffmpeg():
+        pytest.skip("ffmpeg backend: no system ffmpeg/ffprobe (bash bootstrap.sh --ffmpeg)")
+    seg = write_movie(tmp_path / "a.mkv", make_frames(3, 1, (4, 4)))
+    code, _, err = run_cli(capsys, "--backend", choice, "concat", seg, "-o", tmp_path / "j.mkv")
+    assert code == 0, err
+    assert MovieReader(tmp_path / "j.mkv").meta.backend["name"] == choice
+    code, _, err = run_cli(capsys, "--backend", "avconv", "info", seg)
+    assert code != 0 and "invalid choice: 'avconv'" in err

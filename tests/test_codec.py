@@ -1,50 +1,18 @@
-"""Quantization, picture layout and the comment-tag metadata, checked against plain FFmpeg."""
+"""Quantization, picture layout and the comment-tag metadata, checked against plain libav."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
+from conftest import comment_tag, raw_pictures, stream_facts
 
 from fieldmovie import MovieReader, MovieWriter
 from fieldmovie.movie import codec
 from fieldmovie.movie.metadata import MovieMeta
 
-pytestmark = pytest.mark.usefixtures("no_leaked_ffmpeg")
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def ffprobe_json(path, *args: str) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", *args, "-of", "json", str(path)],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    return json.loads(out.stdout)
-
-
-def raw_pictures(path, pix_fmt: str, width: int, height: int) -> np.ndarray:
-    """All frames decoded by plain ``ffmpeg -f rawvideo -pix_fmt <fmt>``: (frames, h, w)."""
-    out = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "rawvideo"]
-        + ["-pix_fmt", pix_fmt, "pipe:1"],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    dtype = np.uint8 if pix_fmt == "gray" else np.dtype("<u2")
-    return np.frombuffer(out, dtype).reshape(-1, height, width)
-
-
-def comment_tag(path) -> str:
-    tags = ffprobe_json(path, "-show_format")["format"].get("tags", {})
-    lowered = {k.lower(): v for k, v in tags.items()}
-    return lowered["comment"]
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 # ------------------------------------------------------------------ quantization
@@ -186,7 +154,7 @@ def test_raw_video_layout_matches_documentation(tmp_path, grid_shape, n_componen
         for k, frame in enumerate(frames):
             writer.append(frame, k)
 
-    stream = ffprobe_json(path, "-show_streams")["streams"][0]
+    stream = stream_facts(path)
     width, height = codec.frame_size(grid_shape, n_components)
     if len(grid_shape) == 1:
         assert (width, height) == (grid_shape[0], n_components)

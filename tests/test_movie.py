@@ -5,14 +5,20 @@ from __future__ import annotations
 import gc
 import os
 import re
-import subprocess
 import sys
 import time
 import warnings
 
 import numpy as np
 import pytest
-from conftest import child_processes, flip_byte_in_frame, wait_for_no_children, write_movie
+from conftest import (
+    _open_containers,
+    child_processes,
+    flip_byte_in_frame,
+    wait_for_no_children,
+    write_movie,
+    write_plain_ffv1,
+)
 
 from fieldmovie import (
     ClippingWarning,
@@ -23,7 +29,10 @@ from fieldmovie import (
 )
 from fieldmovie.movie import _ffmpeg
 
-pytestmark = pytest.mark.usefixtures("no_leaked_ffmpeg")
+pytestmark = pytest.mark.usefixtures("backend")
+
+#: tests of the ffmpeg backend's process handling (run once, with that backend)
+ffmpeg_backend_only = pytest.mark.parametrize("backend", ["ffmpeg"], indirect=True)
 
 
 def half_step(bits, vmin=0.0, vmax=1.0):
@@ -355,13 +364,15 @@ def test_successful_write_replaces_existing_movie(tmp_path, movie_factory):
     assert reader.times.tolist() == [7.0, 8.0]
 
 
-def test_dropped_writer_is_cleaned_up(tmp_path):
+def test_dropped_writer_is_cleaned_up(tmp_path, backend):
     writer = MovieWriter(tmp_path / "m.mkv", components=1, grid_shape=(4, 4), vmin=0, vmax=1)
     writer.append(np.zeros((4, 4)), 0)
-    assert wait_for_no_children(grace=0) != []  # the encoder is running
+    running = wait_for_no_children(grace=0) if backend == "ffmpeg" else _open_containers()
+    assert running != []  # the encoder is running
     del writer
     gc.collect()
     assert wait_for_no_children() == []
+    assert _open_containers() == []
     assert dir_listing(tmp_path) == []
 
 
@@ -445,12 +456,7 @@ def test_text_file_is_not_a_movie(tmp_path):
 
 def test_plain_ffmpeg_movie_is_rejected(tmp_path):
     path = tmp_path / "testsrc.mkv"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i"]
-        + ["testsrc=size=32x24:rate=25:duration=0.2", "-c:v", "ffv1", str(path)],
-        check=True,
-        timeout=60,
-    )
+    write_plain_ffv1(path, 5, (32, 24), comment=None)
     with open(f"{path}.times", "w") as fh:
         fh.write("".join(f"{k}\n" for k in range(5)))
     with pytest.raises(MovieFormatError, match="metadata"):
@@ -459,13 +465,7 @@ def test_plain_ffmpeg_movie_is_rejected(tmp_path):
 
 def test_foreign_json_comment_is_rejected(tmp_path):
     path = tmp_path / "other.mkv"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i"]
-        + ["testsrc=size=8x8:rate=25:duration=0.08", "-pix_fmt", "gray", "-c:v", "ffv1"]
-        + ["-metadata", 'comment={"format": "other", "version": 1}', str(path)],
-        check=True,
-        timeout=60,
-    )
+    write_plain_ffv1(path, 2, (8, 8), comment='{"format": "other", "version": 1}')
     with pytest.raises(MovieFormatError):
         MovieReader(path)
 
@@ -533,13 +533,14 @@ def test_exception_while_iterating_ends_ffmpeg(movie_factory):
     assert wait_for_no_children() == []
 
 
-def test_writer_exception_ends_ffmpeg(tmp_path):
+def test_writer_exception_ends_ffmpeg(tmp_path, backend):
     with pytest.raises(Boom):
         with MovieWriter(tmp_path / "m.mkv", components=1, grid_shape=(8, 8), vmin=0, vmax=1) as w:
             w.append(np.zeros((8, 8)), 0)
-            assert child_processes() != []
+            assert (child_processes() if backend == "ffmpeg" else _open_containers()) != []
             raise Boom
     assert wait_for_no_children() == []
+    assert _open_containers() == []
 
 
 def write_script(tmp_path, name, body):
@@ -549,6 +550,7 @@ def write_script(tmp_path, name, body):
     return script
 
 
+@ffmpeg_backend_only
 def test_open_process_kills_and_reaps_on_exception(tmp_path):
     sleeper = write_script(tmp_path, "ffmpeg", "import time\ntime.sleep(60)\n")
     with pytest.raises(Boom):
@@ -560,6 +562,7 @@ def test_open_process_kills_and_reaps_on_exception(tmp_path):
     assert not os.path.exists(f"/proc/{pid}") or pid not in [p[0] for p in child_processes()]
 
 
+@ffmpeg_backend_only
 def test_open_process_with_lots_of_stderr_does_not_hang(tmp_path):
     """A stand-in that writes 1 MB to stderr before its stdout must not block."""
     noisy = write_script(
@@ -578,6 +581,7 @@ def test_open_process_with_lots_of_stderr_does_not_hang(tmp_path):
     assert wait_for_no_children(("ffmpeg",)) == []
 
 
+@ffmpeg_backend_only
 def test_ffmpeg_debug_output_does_not_hang():
     """Real FFmpeg at ``-v debug`` prints far more than a pipe buffer while streaming."""
     args = ["ffmpeg", "-nostdin", "-v", "debug", "-debug_ts", "-f", "lavfi", "-i"]
@@ -590,6 +594,7 @@ def test_ffmpeg_debug_output_does_not_hang():
     assert len(proc.stderr) > 64 * 1024
 
 
+@ffmpeg_backend_only
 def test_run_timeout_kills(tmp_path):
     sleeper = write_script(tmp_path, "ffprobe", "import time\ntime.sleep(60)\n")
     with pytest.raises(FFmpegError, match="timed out"):
@@ -597,6 +602,7 @@ def test_run_timeout_kills(tmp_path):
     assert wait_for_no_children() == []
 
 
+@ffmpeg_backend_only
 def test_missing_executable_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("FIELDMOVIE_FFMPEG", str(tmp_path / "no-such-ffmpeg"))
     with pytest.raises(FFmpegError, match="not found"):
@@ -605,6 +611,7 @@ def test_missing_executable_is_a_clear_error(tmp_path, monkeypatch):
     assert dir_listing(tmp_path) == []
 
 
+@ffmpeg_backend_only
 def test_failing_encoder_leaves_nothing(tmp_path, monkeypatch):
     """An 'ffmpeg' that dies at once: FFmpegError, no files, no process."""
     dead = write_script(tmp_path, "fake-ffmpeg", "import sys\nsys.exit(3)\n")
@@ -672,13 +679,17 @@ def test_writer_survives_signals_during_write(tmp_path, rng):
     assert np.abs(reader[-1] - frames[-1]).max() <= half_step(16)
 
 
-def test_context_manager_ends_unfinished_iterations(tmp_path):
-    """A held, unfinished iterator keeps FFmpeg alive until the reader's block ends."""
+def test_context_manager_ends_unfinished_iterations(tmp_path, backend):
+    """A held, unfinished iterator keeps FFmpeg (or the file) open until the block ends."""
     frames = np.random.default_rng(1).random((6, 1, 8, 8))
     path = write_movie(tmp_path / "m.mkv", frames)
     with MovieReader(path) as reader:
         stream = iter(reader)
         next(stream)
-        assert child_processes(), "expected a running FFmpeg while the iterator is open"
+        running = child_processes() if backend == "ffmpeg" else _open_containers()
+        assert running, "expected a running FFmpeg / open container while the iterator is open"
     assert wait_for_no_children() == []
+    assert _open_containers() == []
+    with pytest.raises(StopIteration):  # the iteration was ended
+        next(stream)
     del stream

@@ -10,7 +10,7 @@ import pytest
 
 from fieldmovie import MovieReader, validate_movie
 
-pytestmark = pytest.mark.usefixtures("no_leaked_ffmpeg")
+pytestmark = pytest.mark.usefixtures("backend")
 
 DATA = Path(__file__).parent / "data" / "pypde"
 EXPECTED = sorted(DATA.glob("*.expected.npz"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fieldmovie", description="Lossless FFV1 movies of simulated fields."
     )
     parser.add_argument("--version", action="version", version=f"fieldmovie {__version__}")
+    parser.add_argument(
+        "--backend",
+        choices=["pyav", "ffmpeg"],
+        help="FFmpeg backend: pyav (in-process, default) or ffmpeg (the system's executables); "
+        "default: $FIELDMOVIE_BACKEND, else pyav",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="components, grid, bits, frames, time range, size")
@@ -220,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fieldmovie`` console script."""
     args = build_parser().parse_args(argv)
+    if args.backend:  # every movie call of this command uses it
+        os.environ["FIELDMOVIE_BACKEND"] = args.backend
     try:
         return args.func(args)
     except (MovieFormatError, FFmpegError, OSError, ValueError) as exc:

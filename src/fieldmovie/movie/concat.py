@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._ffmpeg import ffmpeg_executable, run
 from .atomic import commit_movie, remove_quietly, temporary_path
+from .backends import Backend, get_backend
 from .frames import join_tables
 from .metadata import MovieFormatError
 from .probe import container_for, probe, times_path
@@ -21,17 +21,12 @@ class SegmentMismatchError(ValueError):
     """Segments that cannot be joined: different settings or times that do not increase."""
 
 
-def _concat_list_line(path: Path) -> str:
-    # the concat script quotes with '...'; a quote inside is written as '\''
-    escaped = str(path.resolve()).replace("'", "'\\''")
-    return f"file '{escaped}'\n"
-
-
 def concat_movies(
     segments: Sequence[str | os.PathLike],
     output: str | os.PathLike,
     *,
     info: Mapping[str, Any] | None = None,
+    backend: str | Backend | None = None,
 ) -> Path:
     """Join movie segments into ``output`` without re-encoding; return ``output``.
 
@@ -43,13 +38,31 @@ def concat_movies(
     drops the comment tag), with ``info`` replacing the first segment's info when given, the
     clipping counts summed, and (version 2) every frame's range and digest kept in the
     merged sidecar, the envelope and times digest recomputed. Movie and ``.times`` appear
-    atomically.
+    atomically. ``backend``: see :class:`~fieldmovie.MovieWriter`; the joining backend is
+    recorded in the metadata.
     """
     if not segments:
         raise ValueError("concat_movies: no segments given")
     output = Path(output)
     container = container_for(output)
-    readers = [MovieReader(s) for s in segments]
+    engine = get_backend(backend)
+    readers = []
+    try:
+        for segment in segments:
+            readers.append(MovieReader(segment, backend=engine))
+        return _join(readers, output, container, info, engine)
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def _join(
+    readers: list[MovieReader],
+    output: Path,
+    container: str,
+    info: Mapping[str, Any] | None,
+    engine: Backend,
+) -> Path:
     first = readers[0]
     if first.meta.origin != "fieldmovie":
         raise SegmentMismatchError(f"{first.path}: only fieldmovie movies can be joined")
@@ -75,27 +88,15 @@ def concat_movies(
         for c, n in enumerate(reader.meta.clipped or []):
             clipped[c] += n
     meta.clipped = clipped
+    meta.backend = {"name": engine.name, "version": engine.version()}
     sidecar = join_tables(meta, [r.frame_table for r in readers])
     total = sum(len(r) for r in readers)
 
-    listing = temporary_path(output.with_suffix(".concat.txt"))
     tmp = temporary_path(output)
     times_tmp = temporary_path(times_path(output))
     try:
-        listing.write_text("ffconcat version 1.0\n" + "".join(
-            _concat_list_line(r.path) for r in readers
-        ))  # fmt: skip
-        run(
-            [
-                ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-y",
-                "-f", "concat", "-safe", "0", "-i", str(listing),
-                "-map", "0:v:0", "-c", "copy", "-map_metadata", "-1",
-                "-metadata", f"comment={meta.to_json()}", "-f", container, str(tmp),
-            ],
-            timeout=None,  # a stream copy of any length; FFmpeg ends with its input
-            what=f"joining {len(readers)} segments into {output}",
-        )  # fmt: skip
-        joined = probe(tmp)
+        engine.concat([r.path for r in readers], tmp, container=container, comment=meta.to_json())
+        joined = probe(tmp, backend=engine)
         if joined.packets != total:
             raise MovieFormatError(
                 f"joining into {output}: the joined stream has {joined.packets} frames, "
@@ -104,5 +105,5 @@ def concat_movies(
         times_tmp.write_bytes(sidecar)
         commit_movie(tmp, output, times_tmp, times_path(output))
     finally:
-        remove_quietly(listing, tmp, times_tmp)
+        remove_quietly(tmp, times_tmp)
     return output

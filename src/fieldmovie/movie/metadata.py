@@ -87,6 +87,9 @@ class MovieMeta:
     range_mode: list[str] | None = None
     #: digest of the ``.times`` sidecar's bytes (version 2)
     times_digest: str | None = None
+    #: provenance: the FFmpeg backend that wrote the file, ``{"name": ..., "version": ...}``
+    #: (optional; older movies lack it)
+    backend: dict[str, str] | None = None
 
     @classmethod
     def create(
@@ -212,6 +215,8 @@ class MovieMeta:
             obj["periodic"] = list(self.periodic)
         if self.clipped is not None:
             obj["clipped"] = self.clipped
+        if self.backend is not None:
+            obj["backend"] = self.backend
         if self.version >= 2:
             if self.times_digest is not None:
                 obj["times_digest"] = self.times_digest
@@ -260,6 +265,9 @@ class MovieMeta:
                 raise MovieFormatError(f"{source}: metadata 'clipped' is {clipped!r}") from None
         if version >= 2:
             meta.times_digest = obj.get("times_digest")
+        backend = obj.get("backend")
+        if isinstance(backend, dict):
+            meta.backend = {str(k): str(v) for k, v in backend.items()}
         return meta
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -12,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from . import codec
-from ._ffmpeg import damage_lines, ffmpeg_executable, open_process
+from .backends import Backend, Decoder, get_backend
 from .frames import FrameDecoder, frame_error_bounds, read_frame_table
 from .metadata import DEFAULT_FPS, FORMAT_NAME, MovieFormatError, MovieMeta
-from .probe import StreamInfo, probe, times_path
+from .probe import StreamInfo, times_path
 
 __all__ = ["MovieReader", "open_movie"]
 
@@ -25,9 +26,15 @@ class MovieReader:
 
     ``len(reader)`` frames at ``reader.times``; ``reader[i]`` seeks to one frame without
     decoding the ones before it (every frame is a keyframe); ``reader[a:b:s]`` and
-    ``reader[[i, j]]`` return stacked arrays; iterating yields ``(t, data)`` from a single
-    streaming FFmpeg process; :meth:`to_array` returns all frames. Frames have shape
+    ``reader[[i, j]]`` return stacked arrays; iterating yields ``(t, data)`` in one
+    streaming pass; :meth:`to_array` returns all frames. Frames have shape
     ``(n_components, *grid_shape)`` and dtype float64; every returned array is new.
+
+    With the ``pyav`` backend the file stays open: its packets are indexed once and
+    ``reader[i]`` seeks by timestamp and checks that the decoded frame is frame ``i``.
+    A reader may be shared between threads (decoding is serialised by a lock). With the
+    ``ffmpeg`` backend every read starts an FFmpeg process. :meth:`close` (or leaving the
+    ``with`` block) releases the file; the reader is closed when garbage collected too.
 
     Damage that FFmpeg reports while decoding raises :class:`MovieFormatError`, but a
     streamed frame may be handed out before FFmpeg's message about it arrives; only
@@ -40,9 +47,20 @@ class MovieReader:
             sidecar is missing or does not have one line per frame.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, backend: str | Backend | None = None) -> None:
         self.path = Path(path)
-        self.stream: StreamInfo = probe(self.path)
+        self.backend = get_backend(backend)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"movie {self.path} does not exist")
+        self._decoder: Decoder = self.backend.open_decoder(self.path)
+        try:
+            self._setup()
+        except BaseException:
+            self._decoder.close()
+            raise
+
+    def _setup(self) -> None:
+        self.stream: StreamInfo = self._decoder.info
         self.meta, self._layout = _open_layout(self.stream)
         if self.meta.origin == "py-pde":
             from .pypde import pypde_times
@@ -66,6 +84,7 @@ class MovieReader:
         self.times = np.asarray(times, dtype=np.float64)
         self.times.flags.writeable = False
         self._open_streams: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()  # guards _open_streams
 
     # -- metadata --------------------------------------------------------------------------
     @property
@@ -144,65 +163,32 @@ class MovieReader:
         self.close()
 
     def close(self) -> None:
-        """End the FFmpeg processes of iterations still open (a reader needs no other
-        clean-up; an unfinished iterator otherwise ends when it is garbage collected)."""
-        for stream in list(self._open_streams):
-            stream.close()
+        """End iterations still open (and their FFmpeg processes) and close the file."""
+        with self._lock:
+            streams = list(self._open_streams)
+        for stream in streams:
+            try:
+                stream.close()
+            except ValueError:  # a generator running in another thread ends by itself
+                pass
+        self._decoder.close()
 
     # -- decoding --------------------------------------------------------------------------
-    def _seek_time(self, index: int) -> float:
-        # a quarter frame before the frame: FFmpeg rescales (pts - seek point) to the stream
-        # time base with rounding, so half a frame would be ambiguous. Frame i is at i/fps
-        # exactly (fps divides 1000, so Matroska's milliseconds and joins add no drift)
-        return (index - 0.25) / float(self.frame_rate)
-
     def _stream(self, start: int, count: int) -> Iterator[np.ndarray]:
-        """Decode ``count`` consecutive frames from ``start`` with one FFmpeg process."""
+        """Decode ``count`` consecutive frames from ``start`` in one pass."""
         layout = self._layout
-        args = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error"]
-        if start > 0:
-            args += ["-ss", f"{self._seek_time(start):.6f}"]
-        args += [
-            "-i", str(self.path), "-map", "0:v:0", "-frames:v", str(count),
-            # frames exactly as stored: no duplicates or drops from constant-rate output
-            "-fps_mode", "passthrough",
-            "-f", "rawvideo", "-pix_fmt", layout.pix_fmt, "pipe:1",
-        ]  # fmt: skip
-        nbytes = layout.frame_bytes
-        with open_process(args, stdout=True, bufsize=max(nbytes, 65536)) as proc:
-            for k in range(count):
-                buf = bytearray(nbytes)
-                view, got = memoryview(buf), 0
-                while got < nbytes:
-                    n = proc.stdout.readinto(view[got:])
-                    if not n:
-                        break
-                    got += n
-                if got < nbytes:
-                    proc.wait()
-                    raise MovieFormatError(
-                        f"{self.path}: frame {start + k} could not be decoded (stream ended after "
-                        f"{start + k} frames, {len(self)} expected)" + _said(proc.stderr)
-                    )
-                if k == count - 1:
-                    # FFmpeg stops after the last requested frame: wait for it so that an
-                    # error about this frame is seen before the frame is handed out
-                    code = proc.wait()
-                    if code != 0:
-                        raise MovieFormatError(
-                            f"{self.path}: FFmpeg failed decoding frames {start}..{start + k} "
-                            f"(exit status {code})" + _said(proc.stderr)
-                        )
-                if damage_lines(proc.stderr):
-                    raise MovieFormatError(
-                        f"{self.path}: FFmpeg reported damaged data near frame {start + k}"
-                        + _said(proc.stderr)
-                    )
+        pictures = self._decoder.frames(
+            start, count, layout.pix_fmt, layout.frame_bytes, self.frame_rate
+        )
+        try:
+            for k, buf in enumerate(pictures):
                 try:
                     frame = layout.decode(buf, start + k)
                 except ValueError as exc:
                     raise MovieFormatError(f"{self.path}: frame {start + k}: {exc}") from None
                 yield frame
+        finally:
+            pictures.close()
 
     def _index(self, index: int) -> int:
         n = len(self)
@@ -254,7 +240,8 @@ class MovieReader:
         """Stream ``(t, data)`` for frames ``start .. stop-1`` through one FFmpeg process."""
         start, stop, _ = slice(start, stop).indices(len(self))
         stream = self._timed_stream(start, stop)
-        self._open_streams.add(stream)
+        with self._lock:
+            self._open_streams.add(stream)
         return stream
 
     def _timed_stream(self, start: int, stop: int) -> Iterator[tuple[float, np.ndarray]]:
@@ -286,11 +273,6 @@ class MovieReader:
             attrs={"vmin": self.vmin, "vmax": self.vmax, "bits": self.bits,
                    "info": repr(self.info), "source": str(self.path)},
         )  # fmt: skip
-
-
-def _said(stderr: str) -> str:
-    tail = "\n".join(stderr.strip().splitlines()[-10:])
-    return f"\nFFmpeg said:\n{tail}" if tail else ""
 
 
 class _GrayLayout:
@@ -338,6 +320,6 @@ def _open_layout(stream: StreamInfo) -> tuple[MovieMeta, Any]:
     return meta, _GrayLayout(meta)
 
 
-def open_movie(path: str | os.PathLike) -> MovieReader:
+def open_movie(path: str | os.PathLike, *, backend: str | Backend | None = None) -> MovieReader:
     """Open a movie for reading (same as :class:`MovieReader`)."""
-    return MovieReader(path)
+    return MovieReader(path, backend=backend)

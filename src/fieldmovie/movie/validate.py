@@ -7,12 +7,12 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ._ffmpeg import FFmpegError, damage_lines, ffmpeg_executable, run
+from ._ffmpeg import FFmpegError, damage_lines
 from .atomic import write_json
+from .backends import Backend, get_backend
 from .frames import digest_problems, segment_problems
 from .metadata import MovieFormatError
 from .probe import probe, read_times, times_path
@@ -71,37 +71,18 @@ class ValidationReport:
         }
 
 
-_MD5_LINE = re.compile(r"^\s*(\d+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+),\s*(\d+),\s*([0-9a-f]{32})")
-
-
 def frame_checksums(
-    path: str | os.PathLike, *, decode: bool = True
+    path: str | os.PathLike, *, decode: bool = True, backend: str | Backend | None = None
 ) -> tuple[list[str], str, list[float]]:
-    """MD5 of every frame of ``path`` via FFmpeg's framemd5 muxer, its stderr, and timestamps.
+    """MD5 of every frame of ``path``, what FFmpeg said while decoding, and timestamps.
 
     With ``decode=False`` the checksums are of the stored (compressed) packets, computed
-    without decoding: two files whose packets match are bit-identical streams. The
-    timestamps (seconds) are the packets' presentation times.
+    without decoding: two files whose packets match are bit-identical streams (both
+    backends compute the same packet checksums). The timestamps (seconds) are the packets'
+    presentation times.
     """
-    args = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-i", str(path),
-            "-map", "0:v:0"]  # fmt: skip
-    if not decode:
-        args += ["-c", "copy"]
-    args += ["-f", "framemd5", "pipe:1"]
-    # no time limit: decoding a long 3D movie may take long; FFmpeg ends with its input
-    out = run(args, check=False, timeout=None, what=f"checksums of {path}")
-    sums, pts, tb = [], [], Fraction(1)
-    for line in out.stdout.decode("ascii", "replace").splitlines():
-        if line.startswith("#tb 0:"):
-            tb = Fraction(line.split(":", 1)[1].strip())
-            continue
-        m = _MD5_LINE.match(line)
-        if m:
-            sums.append(m.group(6))
-            pts.append(float(int(m.group(3)) * tb))
-    if out.returncode != 0:
-        raise FFmpegError(f"{path}: FFmpeg failed with status {out.returncode}", out.stderr)
-    return sums, out.stderr, pts
+    scan = get_backend(backend).scan(Path(path), decode=decode)
+    return (scan.frames if decode else scan.packets), scan.log, scan.pts
 
 
 _AT_SECONDS = re.compile(r"at (\d+(?:\.\d+)?) seconds")
@@ -120,7 +101,10 @@ def _damaged_frames(errors: list[str], frame_rate: float) -> list[int]:
 
 
 def validate_movie(
-    path: str | os.PathLike, segments: Sequence[str | os.PathLike] | None = None
+    path: str | os.PathLike,
+    segments: Sequence[str | os.PathLike] | None = None,
+    *,
+    backend: str | Backend | None = None,
 ) -> ValidationReport:
     """Check a movie thoroughly; problems are collected, not raised.
 
@@ -131,13 +115,14 @@ def validate_movie(
     the metadata, the sidecar (``times_digest``) and every decoded frame are checked
     against their digests, the ranges against the envelope. With ``segments``, the
     per-frame checksums, times, ranges and digests of the movie must equal those of the
-    segments in order.
+    segments in order. ``backend``: see :class:`~fieldmovie.MovieWriter`.
     """
     path = Path(path)
+    engine = get_backend(backend)
     report = ValidationReport(path=str(path))
     problems = report.problems
     try:
-        reader = MovieReader(path)
+        reader = MovieReader(path, backend=engine)
     except MovieFormatError as exc:
         # fall back to the parts that can still be checked, to say as much as possible
         problems.append(str(exc))
@@ -146,6 +131,7 @@ def validate_movie(
         problems.append(str(exc))
         return report
     if reader is not None:
+        reader.close()  # what is needed from it is read; the scan below decodes every frame
         meta = reader.meta
         report.components = list(meta.components)
         report.grid_shape = list(meta.grid_shape)
@@ -174,17 +160,13 @@ def validate_movie(
                     f"frame {i - 1} ({times[i - 1]!r})"
                 )
                 break
-    try:
-        sums, stderr, _ = frame_checksums(path)
+    try:  # every frame decoded; the stored packets' checksums (vs segments) and times
+        scan = engine.scan(path, decode=True)
     except FFmpegError as exc:
         problems.append(f"{path}: cannot be decoded: {exc}")
         return report
+    sums, stderr, packets, pts = scan.frames, scan.log, scan.packets, scan.pts
     report.frames = len(sums)
-    try:  # the stored packets: their timestamps, and checksums to compare with segments
-        packets, _, pts = frame_checksums(path, decode=False)
-    except FFmpegError as exc:
-        problems.append(f"{path}: cannot read packets: {exc}")
-        packets, pts = [], []
     if reader is not None and reader.meta.origin == "fieldmovie":
         _check_timestamps(path, reader, pts, problems)
     errors = damage_lines(stderr)
@@ -201,7 +183,7 @@ def validate_movie(
         problems += digest_problems(reader)
     if segments is not None:
         report.segments = [str(s) for s in segments]
-        _compare_with_segments(path, segments, times, packets, problems)
+        _compare_with_segments(path, segments, times, packets, problems, engine)
         problems += segment_problems(path, reader and reader.frame_table, segments)
     return report
 
@@ -226,6 +208,7 @@ def _compare_with_segments(
     times: list[float] | None,
     joined: list[str],
     problems: list[str],
+    engine: Backend,
 ) -> None:
     """The joined movie must hold the segments' packets and times, in order."""
     expected: list[str] = []
@@ -233,8 +216,8 @@ def _compare_with_segments(
     owner: list[tuple[str, int]] = []
     for seg in segments:
         try:
-            sums, _, _ = frame_checksums(seg, decode=False)
-            probe(seg, count_packets=False)
+            sums = engine.scan(Path(seg), decode=False).packets
+            probe(seg, count_packets=False, backend=engine)
             seg_times = read_times(times_path(seg))
         except (FFmpegError, MovieFormatError, FileNotFoundError) as exc:
             problems.append(f"segment {seg}: {exc}")
@@ -268,13 +251,15 @@ def check_movie(
     path: str | os.PathLike,
     segments: Sequence[str | os.PathLike] | None = None,
     report_path: str | os.PathLike | None = None,
+    *,
+    backend: str | Backend | None = None,
 ) -> ValidationReport:
     """Validate and raise :class:`ValidationError` on problems; write the JSON report if ok.
 
     The report is written (atomically) only for a movie that passed, so that a report file
     on disk always means a valid movie.
     """
-    report = validate_movie(path, segments)
+    report = validate_movie(path, segments, backend=backend)
     if not report.ok:
         raise ValidationError(report)
     if report_path is not None:
@@ -310,6 +295,7 @@ def open_validated(movie: str | os.PathLike, report_path: str | os.PathLike) -> 
     )
     reader = MovieReader(movie)
     if not same or report.get("frames") != len(reader):
+        reader.close()
         raise RuntimeError(
             f"{movie} is not analysed: its validation report {report_path} is about another "
             f"file ({reported}, {report.get('frames')} frames); validate it again"

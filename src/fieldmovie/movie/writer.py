@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from . import codec
-from ._ffmpeg import FFmpegError, FFmpegProcess, error_lines, ffmpeg_executable, run
+from ._ffmpeg import FFmpegError
 from .atomic import commit_movie, remove_quietly, temporary_path
+from .backends import Backend, EncoderSpec, PictureEncoder, get_backend
 from .frames import WriterFrames
 from .metadata import CODEC_OPTIONS, DEFAULT_FPS, MAX_FPS, MAX_METADATA_BYTES, MovieMeta
 from .probe import container_for, probe, times_path
@@ -35,10 +36,11 @@ class MovieWriter:
             for t, data in simulation:
                 writer.append(data, t)
 
-    Frames are encoded while they arrive (one FFmpeg process, fed through a pipe) into a
-    temporary file next to ``path``. Only a successful :meth:`close` renames the movie and
-    its ``.times`` into place; on an exception the partial files are removed and any
-    pre-existing movie at ``path`` is left untouched.
+    Frames are encoded while they arrive (in-process with the ``pyav`` backend, or one FFmpeg
+    process fed through a pipe with ``ffmpeg``) into a temporary file next to ``path``. Only
+    a successful :meth:`close` renames the movie and its ``.times`` into place; on an
+    exception the partial files are removed and any pre-existing movie at ``path`` is left
+    untouched.
 
     Args:
         path: ``.mkv`` (Matroska, the default choice) or ``.avi``.
@@ -59,6 +61,8 @@ class MovieWriter:
         fps: nominal frame rate of the container (players only; times live in ``.times``).
         codec_options: overrides of the FFV1 settings (``level``, ``slices``, ``slicecrc``,
             ``context``, ``coder``); the defaults are chosen per frame size to round-trip.
+        backend: ``"pyav"`` or ``"ffmpeg"`` (default: ``$FIELDMOVIE_BACKEND``, else pyav when
+            it imports); recorded with its version in the metadata (``"backend"``).
     """
 
     def __init__(
@@ -77,8 +81,10 @@ class MovieWriter:
         codec_options: Mapping[str, int] | None = None,
         range: Any = None,
         tolerance: Any = None,
+        backend: str | Backend | None = None,
     ) -> None:
         self.path = Path(path)
+        self.backend = get_backend(backend)
         self._container = container_for(self.path)
         self.meta = MovieMeta.create(
             components=components,
@@ -115,7 +121,7 @@ class MovieWriter:
             )
         self._times: list[float] = []
         self._tmp: Path | None = None
-        self._proc: FFmpegProcess | None = None
+        self._proc: PictureEncoder | None = None
         self._warned = False
         self._closed = False
 
@@ -139,20 +145,14 @@ class MovieWriter:
         """Number of frames appended so far."""
         return len(self._times)
 
-    def _encoder_args(self, output: Path) -> list[str]:
+    def _encoder_spec(self) -> EncoderSpec:
         width, height = self.meta.picture_size
         enc = self.meta.codec
-        args = [
-            ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", self.meta.pix_fmt, "-s", f"{width}x{height}",
-            "-framerate", str(enc["fps"]), "-i", "pipe:0",
-            "-map", "0:v", "-c:v", "ffv1", "-g", "1",
-        ]  # fmt: skip
-        for key in CODEC_OPTIONS:
-            if key in enc:
-                args += [f"-{key}", str(enc[key])]
-        args += ["-metadata", f"comment={self.meta.to_json()}", "-f", self._container, str(output)]
-        return args
+        options = {key: enc[key] for key in CODEC_OPTIONS if key in enc}
+        return EncoderSpec(
+            container=self._container, pix_fmt=self.meta.pix_fmt, width=width, height=height,
+            fps=enc["fps"], options=options, comment=self.meta.to_json(),
+        )  # fmt: skip
 
     def append(self, data: np.ndarray, t: float) -> None:
         """Quantize and encode one frame of shape ``(n_components, *grid_shape)``.
@@ -207,19 +207,10 @@ class MovieWriter:
                 )
         if self._proc is None:
             self._tmp = temporary_path(self.path)
-            # buffered: write() then always delivers the whole frame, even when a signal
-            # handler interrupts the system call
-            self._proc = FFmpegProcess(
-                self._encoder_args(self._tmp), stdin=True, stdout=False, bufsize=-1
-            )
-        try:
-            picture = np.ascontiguousarray(codec.pad_picture(codec.to_picture(pixels)))
-            self._proc.stdin.write(picture.data)
-        except (BrokenPipeError, OSError):
-            self._proc.wait()
-            raise FFmpegError(
-                f"{self.path}: FFmpeg stopped at frame {frame}", self._proc.stderr
-            ) from None
+            self.meta.backend = {"name": self.backend.name, "version": self.backend.version()}
+            self._proc = self.backend.open_encoder(self._tmp, self._encoder_spec())
+        picture = np.ascontiguousarray(codec.pad_picture(codec.to_picture(pixels)))
+        self._proc.write(picture)
         self._frames.record(lo, hi, picture)
         self._times.append(t)
 
@@ -231,17 +222,12 @@ class MovieWriter:
         try:
             if self._proc is None:
                 raise ValueError(f"{self.path}: no frames were appended; nothing was written")
-            code = self._proc.wait()
-            problems = error_lines(self._proc.stderr)
-            if code != 0 or problems:
-                raise FFmpegError(
-                    f"{self.path}: FFmpeg failed encoding (exit status {code})", self._proc.stderr
-                )
+            self._proc.finish()
             assert self._tmp is not None
             # the ranges, digests and clipping counts are known only now: put them into the
             # comment tag (stream copy)
             sidecar = self._frames.finish(self._times)
-            _rewrite_metadata(self._tmp, self.meta, self._container)
+            _rewrite_metadata(self._tmp, self.meta, self._container, self.backend)
             times_tmp = temporary_path(times_path(self.path))
             try:
                 times_tmp.write_bytes(sidecar)
@@ -268,20 +254,13 @@ class MovieWriter:
         self._tmp = None
 
 
-def _rewrite_metadata(path: Path, meta: MovieMeta, container: str) -> None:
+def _rewrite_metadata(path: Path, meta: MovieMeta, container: str, backend: Backend) -> None:
     """Replace the comment tag of ``path`` by ``meta`` (stream copy into a temporary file)."""
     tmp = temporary_path(path)
     try:
-        run(
-            [
-                ffmpeg_executable(), "-nostdin", "-v", "error", "-y", "-i", str(path),
-                "-map", "0", "-c", "copy", "-metadata", f"comment={meta.to_json()}",
-                "-f", container, str(tmp),
-            ],
-            timeout=None,
-            what=str(path),
-        )  # fmt: skip
-        before, after = probe(path).packets, probe(tmp).packets
+        backend.set_comment(path, tmp, container=container, comment=meta.to_json())
+        before = probe(path, backend=backend).packets
+        after = probe(tmp, backend=backend).packets
         if after != before:
             raise FFmpegError(f"{path}: rewriting the metadata kept {after} of {before} frames")
         os.replace(tmp, path)
