@@ -19,6 +19,7 @@ from fieldmovie import (
     concat_movies,
     validate_movie,
 )
+from fieldmovie.movie.backends import get_backend
 from fieldmovie.movie.digests import times_digest
 from fieldmovie.movie.metadata import MovieMeta
 from fieldmovie.movie.sidecar import parse_table
@@ -224,7 +225,7 @@ def test_validate_join_whose_ranges_differ_from_its_segments(tmp_path, rng):
     meta = MovieReader(out).meta
     meta.vmin, meta.vmax = table.envelope()
     meta.times_digest = times_digest(data)
-    _rewrite_metadata(out, meta, "matroska")
+    _rewrite_metadata(out, meta, "matroska", get_backend(None))
     sidecar.write_bytes(data)
     assert validate_movie(out).ok  # on its own it is consistent
     report = validate_movie(out, paths)
@@ -351,7 +352,7 @@ def test_v1_and_v2_segments_do_not_join(tmp_path):
 
 
 def test_segment_runner_with_auto_ranges(tmp_path):
-    """run_segment passes ``range`` entries through as vmin/vmax: ["auto", "auto"] works."""
+    """run_segment stores components whose ``range`` is "auto" with per-frame ranges."""
     from fieldmovie.simulation.segment import run_segment
 
     settings = {
@@ -359,7 +360,7 @@ def test_segment_runner_with_auto_ranges(tmp_path):
         "parameters": {"F": 0.03, "k": 0.06}, "seed": 0,
         "grid_shape": [32, 32], "grid_length": [2.5, 2.5],
         "frame_interval": 50.0, "frames_per_segment": 4, "bits": 16,
-        "range": {"u": ["auto", "auto"], "v": ["auto", "auto"]},
+        "range": {"u": "auto", "v": "auto"},
     }  # fmt: skip
     paths, state = [], None
     for k in range(2):
@@ -368,8 +369,8 @@ def test_segment_runner_with_auto_ranges(tmp_path):
         paths.append(movie)
         state = state_out
     joined = concat_movies(paths, tmp_path / "joined.mkv")
-    reader = MovieReader(joined)
-    assert reader.meta.range_mode == ["auto", "auto"] and reader.meta.clipped == [0, 0]
-    lo, hi = reader.frame_ranges
-    assert np.all(lo <= hi) and len(reader) == 8
+    with MovieReader(joined) as reader:
+        assert reader.meta.range_mode == ["auto", "auto"] and reader.meta.clipped == [0, 0]
+        lo, hi = reader.frame_ranges
+        assert np.all(lo <= hi) and len(reader) == 8
     assert validate_movie(joined, paths).ok

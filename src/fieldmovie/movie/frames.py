@@ -216,7 +216,10 @@ def digest_problems(reader: Any) -> list[str]:
 
 
 def segment_problems(
-    path: str | os.PathLike, table: FrameTable | None, segments: Sequence[str | os.PathLike]
+    path: str | os.PathLike,
+    table: FrameTable | None,
+    segments: Sequence[str | os.PathLike],
+    backend: Any = None,
 ) -> list[str]:
     """The join's per-frame ranges and digests must equal its segments', in order."""
     from .reader import MovieReader  # the reader uses this module
@@ -226,7 +229,8 @@ def segment_problems(
     tables = []
     for seg in segments:
         try:
-            tables.append(MovieReader(seg).frame_table)
+            with MovieReader(seg, backend=backend) as reader:
+                tables.append(reader.frame_table)
         except (MovieFormatError, FileNotFoundError) as exc:
             return [f"segment {seg}: {exc}"]
     try:

@@ -179,12 +179,14 @@ def validate_movie(
         problems.append(
             f"{path}: {len(sums)} frames decoded but {times_path(path)} lists {len(times)} times"
         )
-    if reader is not None:
-        problems += digest_problems(reader)
+    if reader is not None and report.digests:
+        # every frame against its digest, through the reader (closed above for the scan)
+        with MovieReader(path, backend=engine) as again:
+            problems += digest_problems(again)
     if segments is not None:
         report.segments = [str(s) for s in segments]
         _compare_with_segments(path, segments, times, packets, problems, engine)
-        problems += segment_problems(path, reader and reader.frame_table, segments)
+        problems += segment_problems(path, reader and reader.frame_table, segments, engine)
     return report
 
 
