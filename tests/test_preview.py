@@ -23,6 +23,7 @@ from fieldmovie.analysis.preview import (
 )
 from fieldmovie.movie import _ffmpeg
 from fieldmovie.movie._ffmpeg import FFmpegError, ffprobe_executable, run
+from fieldmovie.movie.backends import ffmpeg_cli
 
 needs_ffmpeg = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
@@ -237,7 +238,10 @@ def test_failing_ffmpeg_leaves_no_file(tmp_path, monkeypatch, body: str) -> None
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(FFmpegError, match="simulated encoder failure") as info:
-        write_preview(_frames(50, (64, 64)), out_dir / "p.mp4", vmin=0, vmax=1, components="uv")
+        write_preview(
+            _frames(50, (64, 64)), out_dir / "p.mp4", vmin=0, vmax=1, components="uv",
+            backend="ffmpeg",
+        )  # fmt: skip
     assert "simulated encoder failure" in info.value.stderr
     assert list(out_dir.iterdir()) == []
 
@@ -245,7 +249,10 @@ def test_failing_ffmpeg_leaves_no_file(tmp_path, monkeypatch, body: str) -> None
 def test_missing_ffmpeg_leaves_no_file(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("FIELDMOVIE_FFMPEG", str(tmp_path / "no-such-ffmpeg"))
     with pytest.raises(FFmpegError, match="not found"):
-        write_preview(_frames(2, (8, 8)), tmp_path / "p.mp4", vmin=0, vmax=1, components="uv")
+        write_preview(
+            _frames(2, (8, 8)), tmp_path / "p.mp4", vmin=0, vmax=1, components="uv",
+            backend="ffmpeg",
+        )  # fmt: skip
     assert list(tmp_path.iterdir()) == []
 
 
@@ -278,7 +285,7 @@ def test_no_ffmpeg_left_after_exception_in_frames(tmp_path, monkeypatch) -> None
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(_ffmpeg, "FFmpegProcess", Spy)
+    monkeypatch.setattr(ffmpeg_cli, "FFmpegProcess", Spy)  # the ffmpeg backend starts it
     seen_running = []
 
     def frames():  # noqa: ANN202
@@ -290,7 +297,7 @@ def test_no_ffmpeg_left_after_exception_in_frames(tmp_path, monkeypatch) -> None
 
     out = tmp_path / "p.mp4"
     with pytest.raises(RuntimeError, match="unreadable"):
-        write_preview(frames(), out, vmin=0, vmax=1, components=["u", "v"])
+        write_preview(frames(), out, vmin=0, vmax=1, components=["u", "v"], backend="ffmpeg")
     assert seen_running == [True]  # the encoder was running when the iterator failed
     assert len(started) == 1
     assert started[0].proc.returncode is not None  # killed and reaped
@@ -366,24 +373,37 @@ def test_write_snapshots_degenerate_range(tmp_path) -> None:  # noqa: ANN001
     _png_size(tmp_path / "s.png")
 
 
-@needs_ffmpeg
-def test_threads_reach_the_h264_encoder(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from fieldmovie.analysis import preview
+@pytest.mark.parametrize("backend", ["pyav", "ffmpeg"])
+def test_threads_reach_the_h264_encoder(tmp_path, monkeypatch, backend) -> None:  # noqa: ANN001
+    """The rule's threads reach libx264: PyAV's codec context, or ffmpeg's -threads."""
+    if backend == "ffmpeg" and shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed (bash bootstrap.sh --ffmpeg)")
+    from fieldmovie.movie.backends import pyav as pyav_backend
 
-    seen = []
-    real = preview.open_process
+    seen: list = []
+    if backend == "pyav":
+        real = pyav_backend._LibavH264.__init__
 
-    def spy(args, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        seen.append(list(args))
-        return real(args, **kwargs)
+        def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            real(self, *args, **kwargs)
+            seen.append(self._stream.codec_context.thread_count)
 
-    monkeypatch.setattr(preview, "open_process", spy)
-    frames = _frames(3, (16, 12))
-    write_preview(frames, tmp_path / "p.mp4", vmin=0, vmax=1, components=["a", "b"], threads=1)
-    args = seen[-1]
-    assert args[args.index("-threads") + 1] == "1" and args.index("-threads") > args.index("-i")
-    write_preview(_frames(3, (16, 12)), tmp_path / "q.mp4", vmin=0, vmax=1, components=["a", "b"])
-    assert "-threads" not in seen[-1]
+        monkeypatch.setattr(pyav_backend._LibavH264, "__init__", spy)
+    else:
+        real = ffmpeg_cli.FFmpegProcess
+
+        def spy(args, **kwargs):  # noqa: ANN001, ANN003, ANN202
+            args = list(args)
+            seen.append(args[args.index("-threads") + 1] if "-threads" in args else None)
+            return real(args, **kwargs)
+
+        monkeypatch.setattr(ffmpeg_cli, "FFmpegProcess", spy)
+    for name, threads in (("p.mp4", 1), ("q.mp4", None)):
+        write_preview(
+            _frames(3, (16, 12)), tmp_path / name, vmin=0, vmax=1, components=["a", "b"],
+            threads=threads, backend=backend,
+        )  # fmt: skip
+    assert seen == ([1, 0] if backend == "pyav" else ["1", "0"]), seen  # 0: libx264 chooses
 
 
 @needs_ffmpeg
@@ -391,7 +411,7 @@ def test_encode_h264_rejects_pictures_of_different_sizes(tmp_path) -> None:  # n
     from fieldmovie.analysis.preview import encode_h264
 
     pictures = [np.zeros((16, 16, 3), np.uint8), np.zeros((16, 18, 3), np.uint8)]
-    with pytest.raises(ValueError, match="picture 1"):
+    with pytest.raises(ValueError, match=r"shape \(16, 18, 3\).*expected \(16, 16, 3\)"):
         encode_h264(pictures, tmp_path / "x.mp4", fps=5)
     with pytest.raises(ValueError, match="no pictures"):
         encode_h264([], tmp_path / "y.mp4", fps=5)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..movie._ffmpeg import FFmpegError, ffmpeg_executable, open_process
 from ..movie.atomic import atomic_path
+from ..movie.backends import Backend
+from ..movie.backends import encode_h264 as backend_encode_h264
 from .observables import per_component
 from .render import GAP, colormap_frame, draw_text, render_text, text_height, text_width
 from .snapshots import snapshot_indices, write_movie_snapshots, write_snapshots
@@ -50,49 +51,23 @@ def encode_h264(
     threads: int | None = None,
     crf: int = 20,
     preset: str = "medium",
+    backend: str | Backend | None = None,
 ) -> int:
     """Encode rgb24 pictures ``(h, w, 3)`` uint8 (even h and w) as an H.264 mp4 at ``path``.
 
-    yuv420p, BT.709 limited range, ``+faststart``. ``path`` is written as given (callers
-    write to a temporary name and rename). Returns the number of pictures encoded.
+    yuv420p, BT.709 limited range, ``+faststart``, through the FFmpeg backend seam
+    (:func:`fieldmovie.movie.backends.encode_h264`; ``backend`` as for ``MovieWriter``).
+    ``path`` is written as given (callers write to a temporary name and rename). Returns
+    the number of pictures encoded.
 
     Raises:
         ValueError: no pictures, or pictures of different shapes.
-        FFmpegError: FFmpeg is missing or failed (its stderr is attached).
+        FFmpegError: FFmpeg is missing or failed (what it said is attached).
     """
-    iterator = iter(pictures)
-    first = next(iterator, None)
-    if first is None:
-        raise ValueError("encode_h264: no pictures to encode")
-    height, width = first.shape[:2]
-    args = [
-        ffmpeg_executable(), "-nostdin", "-hide_banner", "-v", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-        "-framerate", f"{fps:g}", "-i", "pipe:0",
-        "-an", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-        *(["-threads", str(int(threads))] if threads else []),
-        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-color_range", "tv", "-movflags", "+faststart", "-f", "mp4", str(path),
-    ]  # fmt: skip
-    count, broken = 0, False
-    with open_process(args, stdin=True) as proc:
-        try:
-            for pic in itertools.chain([first], iterator):
-                if pic.shape != first.shape:
-                    raise ValueError(f"picture {count} is {pic.shape}, expected {first.shape}")
-                proc.stdin.write(np.ascontiguousarray(pic, dtype=np.uint8).tobytes())
-                count += 1
-        except BrokenPipeError:
-            broken = True
-        code = proc.wait()
-        if code != 0 or broken:
-            raise FFmpegError(
-                f"ffmpeg failed writing the preview {path} (exit status {code}"
-                f"{', stopped reading its input' if broken else ''})",
-                proc.stderr,
-            )
-    return count
+    return backend_encode_h264(
+        path, pictures, fps=fps, threads=int(threads or 0), crf=crf, preset=preset,
+        backend=backend,
+    )  # fmt: skip
 
 
 @dataclass
@@ -209,6 +184,7 @@ def write_preview(
     preset: str = "medium",
     labels: bool = True,
     threads: int | None = None,
+    backend: str | Backend | None = None,
 ) -> int:
     """Encode frames as a browser-playable H.264 mp4 preview.
 
@@ -231,6 +207,7 @@ def write_preview(
         crf, preset: libx264 quality and speed settings.
         labels: draw the time and the component names.
         threads: encoder threads (None: FFmpeg's choice).
+        backend: the FFmpeg backend that encodes (see :class:`~fieldmovie.MovieWriter`).
 
     Returns:
         The number of frames written.
@@ -250,7 +227,7 @@ def write_preview(
         with atomic_path(output) as tmp:
             return encode_h264(
                 _pictures(frames_again, layout, lows, highs, cmap),
-                tmp, fps=fps, threads=threads, crf=crf, preset=preset,
+                tmp, fps=fps, threads=threads, crf=crf, preset=preset, backend=backend,
             )  # fmt: skip
     finally:
         # a generator (e.g. a MovieReader stream) must end now, not at garbage collection,
