@@ -84,11 +84,14 @@ needs_system_ffmpeg = pytest.mark.skipif(
 BACKENDS = ("pyav", "ffmpeg")
 
 
-@pytest.fixture(params=BACKENDS)
+# the subprocess backend's runs are `slow`: the quick loop (-m "not slow") covers the
+# default in-process backend, the full suite (CI) both
+@pytest.fixture(params=["pyav", pytest.param("ffmpeg", marks=pytest.mark.slow)])
 def backend(request, monkeypatch) -> str:
     """Each FFmpeg backend in turn, made the default through ``FIELDMOVIE_BACKEND``.
 
-    The ``ffmpeg`` backend is skipped (with a message) when no system FFmpeg is installed.
+    The ``ffmpeg`` backend is skipped (with a message) when no system FFmpeg is installed;
+    its runs are marked ``slow``.
     """
     name = request.param
     if name == "ffmpeg" and not system_ffmpeg():
