@@ -283,3 +283,16 @@ def test_backend_option(capsys, tmp_path, make_frames, backend):
     assert MovieReader(tmp_path / "j.mkv").meta.backend["name"] == choice
     code, _, err = run_cli(capsys, "--backend", "avconv", "info", seg)
     assert code != 0 and "invalid choice: 'avconv'" in err
+
+
+def test_cli_defaults_come_from_the_config_schema() -> None:
+    """preview/snapshots defaults are the schema's analysis defaults (one source)."""
+    from fieldmovie.cli import build_parser
+    from fieldmovie.workflow.config import analysis_defaults
+
+    defaults = analysis_defaults()
+    assert defaults == {"preview": True, "snapshots": 6, "cmap": "viridis"}
+    parser = build_parser()
+    snap = parser.parse_args(["snapshots", "m.mkv", "-o", "s.png"])
+    prev = parser.parse_args(["preview", "m.mkv", "-o", "p.mp4"])
+    assert (snap.count, snap.cmap, prev.cmap) == (6, "viridis", "viridis")

@@ -156,6 +156,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fieldmovie`` command."""
+    from .workflow.config import analysis_defaults
+
+    defaults = analysis_defaults()  # the config schema's defaults: one source
     parser = argparse.ArgumentParser(
         prog="fieldmovie", description="Lossless FFV1 movies of simulated fields."
     )
@@ -195,15 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("preview", help="H.264 preview movie for eyes (colormapped)")
     p.add_argument("movie")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
-    p.add_argument("--cmap", default="viridis", help="matplotlib colormap name")
+    p.add_argument("--cmap", default=defaults["cmap"], help="matplotlib colormap name")
     p.add_argument("--fps", type=int, default=10)
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("snapshots", help="PNG grid of frames across the run")
     p.add_argument("movie")
     p.add_argument("-o", "--output", required=True, help="output .png")
-    p.add_argument("--count", type=int, default=6, help="number of frames")
-    p.add_argument("--cmap", default="viridis")
+    p.add_argument("--count", type=int, default=defaults["snapshots"], help="number of frames")
+    p.add_argument("--cmap", default=defaults["cmap"], help="matplotlib colormap name")
     p.set_defaults(func=cmd_snapshots)
 
     p = sub.add_parser(

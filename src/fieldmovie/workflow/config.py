@@ -21,6 +21,7 @@ from ..simulation.models import Grid, Model, resolve_model
 
 __all__ = [
     "SCHEMA_PATH",
+    "analysis_defaults",
     "ConfigError",
     "check_config",
     "check_grid",
@@ -102,6 +103,17 @@ def check_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) 
             raise sweep_error(path[1], ".".join(path[2:]), error.message)
         raise ConfigError(f"config: {'.'.join(path) or '(top level)'}: {error.message}")
     return config
+
+
+def analysis_defaults(schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The schema's defaults of a sweep's ``analysis`` keys (preview, snapshots, cmap), for
+    the command line, which must not repeat them."""
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    sweep = schema["properties"]["sweeps"]["additionalProperties"]
+    keys = sweep["properties"]["analysis"]["properties"]
+    return {key: spec["default"] for key, spec in keys.items() if "default" in spec}
 
 
 # -- cross-field checks (the config has passed the schema) -----------------------------------
