@@ -65,8 +65,10 @@ def no_leaked_ffmpeg():
     yield
     left = [p for p in wait_for_no_children() if p[0] not in before]
     assert not left, f"FFmpeg child processes left behind: {left}"
-    gc.collect()  # readers dropped without close() are closed when collected
     still_open = _open_containers()
+    if len(still_open) > len(open_before):
+        gc.collect()  # readers dropped without close() are closed when collected
+        still_open = _open_containers()
     assert len(still_open) <= len(open_before), f"PyAV containers left open: {still_open}"
 
 
