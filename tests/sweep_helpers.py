@@ -10,7 +10,7 @@ from fieldmovie.simulation.segment import run_segment
 from fieldmovie.workflow import Sweep, load_sweeps
 
 
-def small_config(results: Path, *, grid=(8, 6), segments: int = 3, seeds=(1, 2)) -> dict:  # noqa: ANN001
+def small_config(results: Path, *, grid=(16, 12), segments: int = 3, seeds=(1, 2)) -> dict:  # noqa: ANN001
     """2 x 2 Gray-Scott points (F, k), ``seeds``, ``segments`` segments of 2 frames."""
     return {
         "results": str(results),

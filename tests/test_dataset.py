@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_leaked_ffmpeg")]
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):  # noqa: ANN001, ANN201
-    """2 x 2 (F, k) points x 2 seeds, 3 segments of 2 frames, 8 x 6 grid, validated."""
+    """2 x 2 (F, k) points x 2 seeds, 3 segments of 2 frames, 16 x 12 grid, validated."""
     return make_sweep(tmp_path_factory.mktemp("sweep") / "results")
 
 
@@ -69,8 +69,8 @@ def test_every_value_is_the_movies_frame(sweep) -> None:  # noqa: ANN001
     ds = open_sweep(sweep)
     assert list(ds.data_vars) == ["u", "v"]
     assert ds.u.dims == ("F", "k", "seed", "time", "x", "y")
-    assert ds.sizes == {"F": 2, "k": 2, "seed": 2, "time": 6, "x": 8, "y": 6}
-    assert ds.attrs["model"] == "gray_scott" and ds.attrs["grid_shape"] == [8, 6]
+    assert ds.sizes == {"F": 2, "k": 2, "seed": 2, "time": 6, "x": 16, "y": 12}
+    assert ds.attrs["model"] == "gray_scott" and ds.attrs["grid_shape"] == [16, 12]
     assert ds.attrs["bits"] == 12 and ds.attrs["ragged"] == 0 and ds.attrs["missing_points"] == []
     assert float(ds.Du) == 2e-5  # a parameter that is not swept: a scalar coordinate
     np.testing.assert_allclose(ds.x, (np.arange(8) + 0.5) * 0.5 / 8)
@@ -98,7 +98,7 @@ def test_open_decodes_nothing_and_one_selection_one_frame(sweep, decodes) -> Non
     np.testing.assert_array_equal(value, MovieReader(sweep.movie_path(point))[-1][1])
     decodes[0] = 0
     final = final_frames(ds.u).values
-    assert final.shape == (2, 2, 2, 8, 6) and decodes[0] == 8  # one frame per point
+    assert final.shape == (2, 2, 2, 16, 12) and decodes[0] == 8  # one frame per point
 
 
 def test_results_folder_without_config_gives_the_same_dataset(sweep) -> None:  # noqa: ANN001
@@ -106,7 +106,7 @@ def test_results_folder_without_config_gives_the_same_dataset(sweep) -> None:  #
 
     assert _dataset_api.__getattr__("open_sweep") is open_sweep  # fieldmovie.open_sweep
     by_segment = open_sweep(sweep, time_chunk=None)
-    assert by_segment.u.data.chunksize == (1, 1, 1, 2, 8, 6)  # frames_per_segment
+    assert by_segment.u.data.chunksize == (1, 1, 1, 2, 16, 12)  # frames_per_segment
     by_config = open_sweep(sweep)
     by_folder = open_sweep(sweep.results, "gs")
     assert open_sweep(sweep.results).attrs["sweep"] == "gs"  # the only sweep there
@@ -221,9 +221,9 @@ def test_export_round_trip(sweep, tmp_path, suffix, capfd) -> None:  # noqa: ANN
     back = xr.open_zarr(out) if suffix == ".zarr" else xr.open_dataset(out)
     ds = open_sweep(sweep, time_chunk=6).load()
     xr.testing.assert_equal(back.load().drop_attrs(), ds.drop_attrs())
-    assert back.attrs["model"] == "gray_scott" and list(back.attrs["grid_shape"]) == [8, 6]
+    assert back.attrs["model"] == "gray_scott" and list(back.attrs["grid_shape"]) == [16, 12]
     if suffix == ".zarr":
-        assert back.u.encoding["chunks"] == (1, 1, 1, 2, 8, 6)
+        assert back.u.encoding["chunks"] == (1, 1, 1, 2, 16, 12)
     back.close()
     # an existing output is kept unless asked to replace it
     assert main(["export", str(sweep.results), "--sweep", "gs", "-o", str(out)]) == 2

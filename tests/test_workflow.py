@@ -38,6 +38,7 @@ from workflow_helpers import (
 )
 
 from fieldmovie import MovieReader
+from fieldmovie.movie.sidecar import read_times
 from fieldmovie.simulation.segment import load_state
 
 pytestmark = pytest.mark.slow  # every test here starts Snakemake
@@ -316,7 +317,7 @@ def assert_no_partial_segment_looks_complete(workdir: Path) -> None:
             frames, t = decode(movie)
             assert len(frames) == len(t) == fps, movie
         if times.exists():
-            assert len(times.read_text().split()) == fps, times
+            assert len(read_times(times)) == fps, times
         if state.exists():
             assert load_state(state)[2] == 0.75 * (k + 1), state
 
