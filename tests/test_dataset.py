@@ -73,8 +73,8 @@ def test_every_value_is_the_movies_frame(sweep) -> None:  # noqa: ANN001
     assert ds.attrs["model"] == "gray_scott" and ds.attrs["grid_shape"] == [16, 12]
     assert ds.attrs["bits"] == 12 and ds.attrs["ragged"] == 0 and ds.attrs["missing_points"] == []
     assert float(ds.Du) == 2e-5  # a parameter that is not swept: a scalar coordinate
-    np.testing.assert_allclose(ds.x, (np.arange(8) + 0.5) * 0.5 / 8)
-    np.testing.assert_allclose(ds.y, (np.arange(6) + 0.5) * 0.4 / 6)
+    np.testing.assert_allclose(ds.x, (np.arange(16) + 0.5) * 0.5 / 16)
+    np.testing.assert_allclose(ds.y, (np.arange(12) + 0.5) * 0.4 / 12)
     loaded = open_sweep(sweep, time_chunk=3).load()  # fewer decoder processes
     for point in sweep.points():
         reader = MovieReader(sweep.movie_path(point))
