@@ -60,3 +60,14 @@ def test_integer_indices_of_any_integer_type(reader):
     assert np.array_equal(reader[[np.int64(-1), 0]], whole[[3, 0]])
     with pytest.raises(IndexError, match="frame index 4"):
         reader[[0, 4]]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"bits": 16.0}, {"bits": True}, {"fps": True}, {"fps": 25.0},
+     {"codec_options": {"slices": 4.5}}, {"codec_options": {"level": "3"}}],
+)  # fmt: skip
+def test_writer_settings_must_be_integers(tmp_path, kwargs):
+    with pytest.raises(ValueError, match=r"bits|fps|codec_options"):
+        MovieWriter(tmp_path / "m.mkv", components=1, grid_shape=(4, 4), **kwargs)
+    assert not list(tmp_path.iterdir())

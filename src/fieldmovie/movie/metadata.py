@@ -151,7 +151,7 @@ class MovieMeta:
         if len(set(components)) != len(components):
             raise ValueError(f"components: names must be unique, got {components}")
         shape = grid_sizes(grid_shape)
-        if bits not in BIT_DEPTHS:
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in BIT_DEPTHS:
             raise ValueError(f"bits={bits!r} is not supported; allowed: {list(BIT_DEPTHS)}")
         specs = parse_ranges(components, vmin, vmax, ranges)
         lo: list[float | None] = []
