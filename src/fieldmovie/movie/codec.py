@@ -86,56 +86,135 @@ def unpad_picture(picture: np.ndarray, width: int, height: int) -> np.ndarray:
     return picture[:height, :width]
 
 
-def encoder_settings(width: int, height: int) -> dict[str, int]:
+#: FFmpeg refuses pictures with ``(width + 128) * (height + 128) >= INT_MAX / 8``
+#: (``av_image_check_size``), whichever codec and container
+MAX_PICTURE_AREA = (2**31 - 1) // 8
+#: FFV1's encoder refuses a slice whose ``width * height * (bits + 1)`` exceeds this
+#: (``8 << 24`` in ffv1enc.c, per plane; our pictures have one)
+MAX_SLICE_COST = 8 << 24
+#: a slice's coded size is a 24-bit field: ffv1enc asserts ``bytes < 1 << 24``
+MAX_SLICE_BYTES = 1 << 24
+#: worst coded bytes per pixel over ``(bits + 1) / 8``: measured 1.07 for uniform random
+#: 16-bit pixels (FFmpeg 8), with a margin
+WORST_EXPANSION = 1.25
+#: slice counts FFmpeg 5.1 and 8 both accept (``h * v`` with ``v <= h < 2v``), fewest first
+SLICE_COUNTS = sorted({h * v for v in range(2, 32) for h in range(v, 2 * v) if h * v <= 256})
+
+
+def picture_problem(width: int, height: int) -> str | None:
+    """Why FFmpeg cannot store a picture of this size at all, or None."""
+    if (width + 128) * (height + 128) >= MAX_PICTURE_AREA:
+        return (
+            f"a {width}x{height} picture is larger than FFmpeg allows: it needs "
+            f"(width + 128) * (height + 128) < {MAX_PICTURE_AREA} (av_image_check_size)"
+        )
+    return None
+
+
+def encoder_settings(width: int, height: int, bits: int = 16) -> dict[str, int]:
     """FFV1 settings that round-trip a stored picture of this size exactly.
 
     FFmpeg 5.1 refuses ``-slices 4`` below 3 px on a side and, at ``-level 3``, silently
     decodes zeros for slices only 1 px high or wide. So: 4 slices (CRC-protected,
-    threaded) from 3x3 up and a single CRC-protected slice at 2 px. Stored pictures are at
-    least 2x2 (:func:`stored_size`); level 1 (no slice CRC) is left for 1 px pictures that
-    only a user's own layout could produce.
+    threaded) from 3x3 up and a single CRC-protected slice at 2 px (level 1 for 2 px thin
+    pictures beyond 352x288, where FFmpeg refuses one slice at level 3); large pictures get
+    the fewest slices (6, 9, 12, ...) that FFV1's per-slice size limit allows
+    (:data:`MAX_SLICE_COST`). Stored pictures are at least 2x2 (:func:`stored_size`);
+    level 1 (no slice CRC) is left for 1 px pictures that only a user's own layout could
+    produce. A picture that no count fits keeps 4 slices, and :func:`settings_problem`
+    says why.
     """
     side = min(width, height)
     if side >= 3:
+        for slices in SLICE_COUNTS:
+            settings = {"level": 3, "slices": slices, "slicecrc": 1}
+            if settings_problem(width, height, settings, bits) is None:
+                return settings
         return {"level": 3, "slices": 4, "slicecrc": 1}
-    if side == 2:
+    if side == 2 and not _single_slice_refused(width, height):
         return {"level": 3, "slices": 1, "slicecrc": 1}
+    # level 1: one slice without CRC (damage is caught by the frame digests of format 2)
     return {"level": 1}
 
 
-def slice_grid(width: int, height: int, slices: int) -> tuple[int, int] | None:
+def _single_slice_refused(width: int, height: int) -> bool:
+    """FFmpeg's slice search at level 3 starts at 2 rows of slices for pictures wider than
+    352 or higher than 288 px: ``slices=1`` is refused ("Unsupported number 1 of slices")."""
+    return width > 352 or height > 288
+
+
+def _fits(width: int, height: int, h: int, v: int, bits: int) -> bool:
+    """FFmpeg's test of one slice grid (at most one slice per pixel, slices small enough),
+    and our own: even incompressible pixels code to less than :data:`MAX_SLICE_BYTES`."""
+    if h > width or v > height:
+        return False
+    pixels = -(-width // h) * -(-height // v)
+    worst_bytes = pixels * (bits + 1) / 8 * WORST_EXPANSION
+    return pixels * (bits + 1) <= MAX_SLICE_COST and worst_bytes < MAX_SLICE_BYTES
+
+
+def _max_slice_pixels(bits: int) -> int:
+    """The most pixels one slice may hold (:func:`_fits`)."""
+    by_bytes = int(MAX_SLICE_BYTES * 8 / ((bits + 1) * WORST_EXPANSION))
+    return min(MAX_SLICE_COST // (bits + 1), by_bytes)
+
+
+def slice_grid(width: int, height: int, slices: int, bits: int = 16) -> tuple[int, int] | None:
     """(horizontal, vertical) slice counts FFmpeg's FFV1 encoder picks for ``slices``.
 
-    Follows the search in FFmpeg's ffv1enc.c; None when it finds no grid.
+    Follows the search in ffv1enc.c: vertical counts ``v`` from 1 to 31, horizontal ``h``
+    from ``v`` to ``2v - 1`` (FFmpeg 8 also tries ``h = 2v``), the first grid with
+    ``h * v == slices`` that :func:`_fits`. None when there is none, or when FFmpeg 5.1
+    and 8 would choose differently.
     """
-    for v in range(1, 32):
-        for h in range(v, 2 * v):
-            if h > width or v > height:
-                continue
-            if h * v == slices:
-                return h, v
-    return None
+    found = []
+    for last in (0, 1):  # FFmpeg 5.1: h < 2v; FFmpeg 8: h <= 2v
+        grid = next(
+            (
+                (h, v)
+                for v in range(1, 32)
+                for h in range(v, 2 * v + last)
+                if h * v == slices and _fits(width, height, h, v, bits)
+            ),
+            None,
+        )
+        found.append(grid)
+    return found[0] if found[0] == found[1] else None
 
 
-def settings_problem(width: int, height: int, settings: dict[str, int]) -> str | None:
+def settings_problem(
+    width: int, height: int, settings: dict[str, int], bits: int = 16
+) -> str | None:
     """Why FFV1 settings would not round-trip a picture of this size, or None.
 
     At level 3, FFmpeg 5.1 decodes zeros for slices 1 px high or wide (no error anywhere);
-    we require every slice to be at least 2 px on each side.
+    we require every slice to be at least 2 px on each side. FFV1 refuses slices larger
+    than :data:`MAX_SLICE_COST`.
     """
     level = settings.get("level", 3)
     if level not in (0, 1, 3):
         return f"level {level} is not supported; use 1 or 3"
-    if level < 3:
-        return None if settings.get("slices", 1) in (1, 0) else "slices need level 3"
     slices = settings.get("slices", 1)
-    if slices == 1:
-        return None if min(width, height) >= 2 else (
+    if level < 3:
+        if slices not in (1, 0):
+            return "slices need level 3"
+    elif slices == 1 and min(width, height) < 2:
+        return (
             f"level 3 decodes zeros for a picture {width}x{height} (1 px high or wide); use level 1"
-        )  # fmt: skip
-    grid = slice_grid(width, height, slices)
+        )
+    if level >= 3 and slices == 1 and _single_slice_refused(width, height):
+        return (
+            f"FFmpeg refuses 1 slice at level 3 for a {width}x{height} picture (wider than 352 "
+            "or higher than 288 px); use level 1 or more slices"
+        )
+    if slices in (0, 1):  # (at level 3, a single slice of at most 352x288 px always fits)
+        return None
+    grid = slice_grid(width, height, slices, bits)
     if grid is None:
-        return f"FFV1 cannot split a {width}x{height} picture into {slices} slices"
+        return (
+            f"FFV1 cannot split a {width}x{height} picture into {slices} slices of at most "
+            f"{_max_slice_pixels(bits)} pixels each (FFmpeg 5.1 and 8 alike)"
+        )
     h, v = grid
     # measured: slices of at least 2 px round-trip; so does the 2x2 grid from 3 px up (its
     # slices are 1 and 2 px); any grid on a 2 px side decodes zeros

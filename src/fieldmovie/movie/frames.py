@@ -203,15 +203,24 @@ def frame_error_bounds(meta: MovieMeta, table: FrameTable | None, frames: int) -
 
 
 def digest_problems(reader: Any) -> list[str]:
-    """Decode every frame through the reader (which checks each digest); problems found."""
-    table = getattr(reader, "frame_table", None)
-    if table is None or table.digests is None:
-        return []
+    """Decode every frame through the reader by index, last frame first, so that each one is
+    reached by seeking (``reader[i]``, the index); the reader checks each frame's digest and
+    timestamp. One decode per frame. Problems found (the first).
+
+    py-pde movies (frames that depend on those before them) are streamed instead.
+    """
+    n = len(reader)
+    by_index = getattr(reader.meta, "origin", "fieldmovie") == "fieldmovie"
     try:
-        for _ in reader.iter_frames():
-            pass
-    except MovieFormatError as exc:
-        return [str(exc).splitlines()[0]]
+        if by_index:
+            for i in range(n - 1, -1, -1):
+                _ = reader[i]
+        else:
+            for _ in reader.iter_frames():
+                pass
+    except (MovieFormatError, ValueError) as exc:
+        how = f"frame {i} cannot be read by seeking (reader[{i}]): " if by_index else ""
+        return [how + str(exc).splitlines()[0]]
     return []
 
 

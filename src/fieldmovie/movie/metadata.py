@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .codec import BIT_DEPTHS, PIXEL_FORMATS, stored_size
 from .digests import FILE_DIGEST_BYTES, is_digest, metadata_digest
 from .ranges import AUTO, parse_ranges
@@ -31,6 +33,29 @@ MAX_METADATA_BYTES = 64 * 1024
 
 class MovieFormatError(ValueError):
     """A movie, its metadata or its ``.times`` sidecar is missing, damaged or not ours."""
+
+
+def grid_sizes(grid_shape: Any) -> tuple[int, ...]:
+    """``grid_shape`` as a tuple of 1 to 3 positive integers (Python or numpy integers).
+
+    Raises:
+        ValueError: naming the value, for a string, a float (even 6.0), a bool, a size < 1 or
+            the wrong number of axes.
+    """
+    if isinstance(grid_shape, str | bytes) or not isinstance(grid_shape, Sequence | np.ndarray):
+        raise ValueError(
+            f"grid_shape: expected a sequence of 1 to 3 integer sizes, got {grid_shape!r}"
+        )
+    shape = []
+    for n in grid_shape:
+        if isinstance(n, bool | np.bool_) or not isinstance(n, int | np.integer):
+            raise ValueError(
+                f"grid_shape {grid_shape!r}: size {n!r} ({type(n).__name__}) is not an integer"
+            )
+        shape.append(int(n))
+    if not 1 <= len(shape) <= 3 or any(n < 1 for n in shape):
+        raise ValueError(f"grid_shape {tuple(shape)}: need 1 to 3 axes, each of size >= 1")
+    return tuple(shape)
 
 
 def _check_fixed(comp: str, lo: float, hi: float) -> None:
@@ -111,7 +136,12 @@ class MovieMeta:
         ``"auto"``: from the data, per frame) or from ``ranges`` (mapping name -> ``"auto"``
         or ``[vmin, vmax]``; see :func:`fieldmovie.movie.ranges.parse_ranges`).
         """
-        if isinstance(components, int):
+        if isinstance(components, bool | float | str) or not isinstance(
+            components, int | np.integer | Sequence | np.ndarray
+        ):
+            raise ValueError(f"components: a count or a list of names, got {components!r}")
+        if isinstance(components, int | np.integer):
+            components = int(components)
             if components < 1:
                 raise ValueError(f"components: need at least one, got {components}")
             components = [str(i) for i in range(components)]
@@ -120,15 +150,8 @@ class MovieMeta:
             raise ValueError("components: need at least one component name")
         if len(set(components)) != len(components):
             raise ValueError(f"components: names must be unique, got {components}")
-        try:
-            shape = tuple(int(n) for n in grid_shape)
-        except TypeError:
-            raise ValueError(
-                f"grid_shape: expected a sequence of sizes, got {grid_shape!r}"
-            ) from None
-        if not 1 <= len(shape) <= 3 or any(n < 1 for n in shape):
-            raise ValueError(f"grid_shape {shape}: need 1 to 3 axes, each of size >= 1")
-        if bits not in BIT_DEPTHS:
+        shape = grid_sizes(grid_shape)
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in BIT_DEPTHS:
             raise ValueError(f"bits={bits!r} is not supported; allowed: {list(BIT_DEPTHS)}")
         specs = parse_ranges(components, vmin, vmax, ranges)
         lo: list[float | None] = []
@@ -256,13 +279,20 @@ class MovieMeta:
             _check_digests(obj, source)
         meta = cls._from_dict(obj, version, source)
         meta.version = version
-        meta.codec = dict(obj.get("codec") or {})
+        meta.codec = _codec_settings(obj.get("codec"), source)
         clipped = obj.get("clipped")
         if clipped is not None:
-            try:
-                meta.clipped = [int(c) for c in clipped]
-            except (TypeError, ValueError):
-                raise MovieFormatError(f"{source}: metadata 'clipped' is {clipped!r}") from None
+            ok = (
+                isinstance(clipped, list)
+                and len(clipped) == meta.n_components
+                and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in clipped)
+            )
+            if not ok:
+                raise MovieFormatError(
+                    f"{source}: metadata 'clipped' is {clipped!r}; expected a count >= 0 for "
+                    f"each of the {meta.n_components} component(s)"
+                )
+            meta.clipped = list(clipped)
         if version >= 2:
             meta.times_digest = obj.get("times_digest")
         backend = obj.get("backend")
@@ -342,6 +372,20 @@ def _fixed_ends(a: MovieMeta, b: MovieMeta, end: int) -> tuple[list, list]:
         values = (meta.vmin, meta.vmax)[end]
         ends.append([v for v, m in zip(values, meta.modes, strict=True) if m == "fixed"])
     return ends[0], ends[1]
+
+
+def _codec_settings(codec: Any, source: str) -> dict[str, Any]:
+    """The metadata's ``codec`` dict; its ``fps`` (seeking relies on it) a positive integer."""
+    if codec is None:
+        return {}
+    if not isinstance(codec, dict):
+        raise MovieFormatError(f"{source}: metadata 'codec' is {codec!r}, not an object")
+    fps = codec.get("fps")
+    if fps is not None and (not isinstance(fps, int) or isinstance(fps, bool) or fps < 1):
+        raise MovieFormatError(
+            f"{source}: metadata codec 'fps' is {fps!r}; expected a positive integer"
+        )
+    return dict(codec)
 
 
 def _check_digests(obj: dict[str, Any], source: str) -> None:

@@ -191,6 +191,12 @@ class MovieReader:
             pictures.close()
 
     def _index(self, index: int) -> int:
+        """``index`` as a frame number in range; TypeError for anything but an integer
+        (a float, even 2.0, a bool, a string), IndexError when out of range."""
+        if isinstance(index, bool | np.bool_) or not isinstance(index, int | np.integer):
+            raise TypeError(
+                f"{self.path}: frame index {index!r} ({type(index).__name__}) is not an integer"
+            )
         n = len(self)
         i = int(index)
         if i < 0:
@@ -202,8 +208,13 @@ class MovieReader:
     def __getitem__(self, key: int | slice | Sequence[int] | np.ndarray) -> np.ndarray:
         if isinstance(key, slice):
             return self.read_frames(range(*key.indices(len(self))))
-        if isinstance(key, int | np.integer):
+        if isinstance(key, int | np.integer) and not isinstance(key, bool):
             return next(iter(self._stream(self._index(key), 1)))
+        if isinstance(key, str | bytes | float | bool | np.floating | np.bool_):
+            raise TypeError(
+                f"{self.path}: frame index {key!r} ({type(key).__name__}): use an integer, a "
+                "slice or a sequence of integers"
+            )
         return self.read_frames(key)
 
     def read_frames(self, indices: Sequence[int] | np.ndarray | range) -> np.ndarray:

@@ -120,6 +120,20 @@ def validate_movie(
     path = Path(path)
     engine = get_backend(backend)
     report = ValidationReport(path=str(path))
+    try:
+        _validate(path, segments, engine, report)
+    except Exception as exc:  # noqa: BLE001 - a bad file is a reported problem, never a raise
+        report.problems.append(f"{path}: cannot be validated: {type(exc).__name__}: {exc}")
+    return report
+
+
+def _validate(
+    path: Path,
+    segments: Sequence[str | os.PathLike] | None,
+    engine: Backend,
+    report: ValidationReport,
+) -> None:
+    """The checks of :func:`validate_movie`, adding to ``report``."""
     problems = report.problems
     try:
         reader = MovieReader(path, backend=engine)
@@ -127,9 +141,9 @@ def validate_movie(
         # fall back to the parts that can still be checked, to say as much as possible
         problems.append(str(exc))
         reader = None
-    except FileNotFoundError as exc:
-        problems.append(str(exc))
-        return report
+    except OSError as exc:  # missing, permission denied, an I/O error
+        problems.append(f"{path}: cannot be read: {exc.strerror or exc} ({type(exc).__name__})")
+        return
     if reader is not None:
         reader.close()  # what is needed from it is read; the scan below decodes every frame
         meta = reader.meta
@@ -144,7 +158,7 @@ def validate_movie(
     else:
         try:
             times = read_times(times_path(path))
-        except MovieFormatError:
+        except (MovieFormatError, OSError):
             times = None  # the reader's error above already says so
     if times is not None:
         report.expected_frames = len(times)
@@ -162,9 +176,9 @@ def validate_movie(
                 break
     try:  # every frame decoded; the stored packets' checksums (vs segments) and times
         scan = engine.scan(path, decode=True)
-    except FFmpegError as exc:
+    except (FFmpegError, MovieFormatError) as exc:
         problems.append(f"{path}: cannot be decoded: {exc}")
-        return report
+        return
     sums, stderr, packets, pts = scan.frames, scan.log, scan.packets, scan.pts
     report.frames = len(sums)
     if reader is not None and reader.meta.origin == "fieldmovie":
@@ -179,15 +193,15 @@ def validate_movie(
         problems.append(
             f"{path}: {len(sums)} frames decoded but {times_path(path)} lists {len(times)} times"
         )
-    if reader is not None and report.digests:
-        # every frame against its digest, through the reader (closed above for the scan)
+    if reader is not None:
+        # every frame reached by seeking and (format 2) checked against its digest, through
+        # a reader kept open (the one above was closed for the scan)
         with MovieReader(path, backend=engine) as again:
             problems += digest_problems(again)
     if segments is not None:
         report.segments = [str(s) for s in segments]
         _compare_with_segments(path, segments, times, packets, problems, engine)
         problems += segment_problems(path, reader and reader.frame_table, segments, engine)
-    return report
 
 
 def _check_timestamps(

@@ -98,15 +98,25 @@ class MovieWriter:
             ranges=range,
         )
         self._frames = WriterFrames(self.path, self.meta, tolerance)
-        settings = codec.encoder_settings(*self.meta.picture_size)
+        size_problem = codec.picture_problem(*self.meta.picture_size)
+        if size_problem:
+            raise ValueError(
+                f"{self.path}: grid {self.meta.grid_shape} with {self.meta.n_components} "
+                f"component(s) cannot be stored: {size_problem}"
+            )
+        settings = codec.encoder_settings(*self.meta.picture_size, self.meta.bits)
         for key, value in (codec_options or {}).items():
             if key not in CODEC_OPTIONS:
                 raise ValueError(f"codec_options: unknown option {key!r}; allowed: {CODEC_OPTIONS}")
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"codec_options: {key}={value!r} is not an integer")
             settings[key] = int(value)
-        problem = codec.settings_problem(*self.meta.picture_size, settings)
+        problem = codec.settings_problem(*self.meta.picture_size, settings, self.meta.bits)
         if problem:
             raise ValueError(f"codec_options {dict(codec_options or {})}: {problem}")
-        if not (isinstance(fps, int) and 1 <= fps <= MAX_FPS and 1000 % fps == 0):
+        if isinstance(fps, bool) or not (
+            isinstance(fps, int) and 1 <= fps <= MAX_FPS and 1000 % fps == 0
+        ):
             raise ValueError(
                 f"fps must be an integer from 1 to {MAX_FPS} that divides 1000 (so frame "
                 f"timestamps are whole milliseconds), got {fps!r}"

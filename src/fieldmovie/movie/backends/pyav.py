@@ -41,6 +41,8 @@ def open_containers() -> list[str]:
 
 
 def _open_container(path: Path | str, mode: str = "r", **kwargs: Any) -> Any:
+    if mode == "r":  # a damaged tag must not stop opening: its text fails the digest check
+        kwargs.setdefault("metadata_errors", "replace")
     container = av.open(str(path), mode, **kwargs)
     with _open_lock:
         _open[id(container)] = str(path)
@@ -112,7 +114,10 @@ def _libav_error(message: str, exc: BaseException, logs: Sequence = ()) -> FFmpe
 def _video_stream(container: Any, path: Path) -> Any:
     if not container.streams.video:
         raise MovieFormatError(f"{path}: contains no video stream")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise MovieFormatError(f"{path}: the video stream's codec is unknown (damaged header?)")
+    return stream
 
 
 def _open_input(path: Path) -> Any:
@@ -151,7 +156,11 @@ def _packets(container: Any, stream: Any) -> Iterator[Any]:
 
 
 def _pts(packet: Any) -> int:
-    return packet.pts if packet.pts is not None else packet.dts
+    """The packet's timestamp; MovieFormatError if it has none (a damaged block header)."""
+    pts = packet.pts if packet.pts is not None else packet.dts
+    if pts is None:
+        raise MovieFormatError(f"packet at byte {packet.pos} has no timestamp (damaged?)")
+    return pts
 
 
 def raw_picture(frame: Any, pix_fmt: str, frame_bytes: int) -> np.ndarray:
@@ -187,8 +196,11 @@ class _ContainerDecoder(Decoder):
             self._stream = _video_stream(self._container, path)
             self._stream.codec_context.thread_count = 1  # all libav logging on our thread
             with captured_log():
-                index = [(_pts(p), p.pos, p.size, p.is_keyframe, bytes(memoryview(p)[:16]))
-                         for p in _packets(self._container, self._stream)]  # fmt: skip
+                try:
+                    index = [(_pts(p), p.pos, p.size, p.is_keyframe, bytes(memoryview(p)[:16]))
+                             for p in _packets(self._container, self._stream)]  # fmt: skip
+                except MovieFormatError as exc:
+                    raise MovieFormatError(f"{path}: {exc}") from None
             #: pts of every stored frame, and the frames that are keyframes
             self.pts = [entry[0] for entry in index]
             self._keys = [i for i, entry in enumerate(index) if entry[3]]
