@@ -405,7 +405,11 @@ SIZES = {"pyav": (6, 30), "ffmpeg": (1, 6)}
 
 
 #: the ffmpeg backend starts processes for every read: its runs take ~1 min
-ENGINES = ["pyav", pytest.param("ffmpeg", marks=pytest.mark.slow)]
+# hundreds of corrupted copies, each decoded by every read path: FFmpeg-heavy, so `slow`
+ENGINES = [
+    pytest.param("pyav", marks=pytest.mark.slow),
+    pytest.param("ffmpeg", marks=pytest.mark.slow),
+]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -348,6 +348,7 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
+@pytest.mark.slow  # matplotlib figures, 1.5-2 s each
 @pytest.mark.parametrize("grid", [(64,), (32, 24), (8, 8, 6)])
 def test_write_snapshots(tmp_path, grid) -> None:  # noqa: ANN001
     frames = list(_frames(20, grid))
