@@ -69,6 +69,15 @@ def encoder_command(path: Path, spec: EncoderSpec, source: str = "pipe:0") -> li
     return _compile(out)
 
 
+def _feed(proc: FFmpegProcess, picture: np.ndarray, stopped: str) -> None:
+    """Write one picture to an encoder's stdin; FFmpegError(``stopped``) if it has quit."""
+    try:
+        proc.stdin.write(np.ascontiguousarray(picture).data)
+    except (BrokenPipeError, OSError):
+        proc.wait()
+        raise FFmpegError(stopped, proc.stderr) from None
+
+
 class _PipeEncoder(PictureEncoder):
     """``ffmpeg -f rawvideo -i pipe:0 -c:v ffv1 ...`` fed through its stdin."""
 
@@ -83,13 +92,7 @@ class _PipeEncoder(PictureEncoder):
 
     def write(self, picture: np.ndarray) -> None:
         assert self._proc is not None
-        try:
-            self._proc.stdin.write(np.ascontiguousarray(picture).data)
-        except (BrokenPipeError, OSError):
-            self._proc.wait()
-            raise FFmpegError(
-                f"{self.path}: FFmpeg stopped at frame {self._frames}", self._proc.stderr
-            ) from None
+        _feed(self._proc, picture, f"{self.path}: FFmpeg stopped at frame {self._frames}")
         self._frames += 1
 
     def finish(self) -> None:
@@ -213,14 +216,10 @@ class _PipeH264(H264Encoder):
     def append(self, picture: np.ndarray) -> None:
         _check_rgb(picture, self.shape)
         assert self._proc is not None
-        try:
-            self._proc.stdin.write(np.ascontiguousarray(picture).data)
-        except (BrokenPipeError, OSError):
-            self._proc.wait()
-            raise FFmpegError(
-                f"ffmpeg stopped reading the preview {self.path} at frame {self.count}",
-                self._proc.stderr,
-            ) from None
+        _feed(
+            self._proc, picture,
+            f"ffmpeg stopped reading the preview {self.path} at frame {self.count}",
+        )  # fmt: skip
         self.count += 1
 
     def close(self) -> int:

@@ -314,6 +314,19 @@ def _said(logs: Sequence) -> str:
     return f"\nFFmpeg said:\n{text}" if text else ""
 
 
+def _encode_and_mux(container: Any, stream: Any, frame: Any, failed: str) -> list:
+    """Encode ``frame`` (None: flush) into ``container``; return libav's log of the call.
+
+    An encoder or muxer error raises :class:`FFmpegError` (``failed``, with the log).
+    """
+    with captured_log() as logs:
+        try:
+            container.mux(stream.encode(frame))
+        except av.FFmpegError as exc:
+            raise _libav_error(failed, exc, logs) from None
+    return logs
+
+
 class _LibavEncoder(PictureEncoder):
     """An FFV1 encoder muxing into an output container."""
 
@@ -334,14 +347,10 @@ class _LibavEncoder(PictureEncoder):
             raise
 
     def _mux(self, frame: Any) -> None:
-        with captured_log() as logs:
-            try:
-                self._container.mux(self._stream.encode(frame))
-            except av.FFmpegError as exc:
-                raise _libav_error(f"{self.path}: FFmpeg stopped at frame {self._frames}", exc,
-                                   logs) from None  # fmt: skip
-            finally:
-                self._log += logs
+        self._log += _encode_and_mux(
+            self._container, self._stream, frame, f"{self.path}: FFmpeg stopped at frame "
+            f"{self._frames}",
+        )  # fmt: skip
 
     def write(self, picture: np.ndarray) -> None:
         spec = self.spec
@@ -406,12 +415,9 @@ class _LibavH264(H264Encoder):
             raise
 
     def _mux(self, frame: Any) -> None:
-        with captured_log() as logs:
-            try:
-                self._container.mux(self._stream.encode(frame))
-            except av.FFmpegError as exc:
-                raise _libav_error(f"libx264 failed on the preview {self.path}", exc,
-                                   logs) from None  # fmt: skip
+        _encode_and_mux(
+            self._container, self._stream, frame, f"libx264 failed on the preview {self.path}"
+        )
 
     def append(self, picture: np.ndarray) -> None:
         from .ffmpeg_cli import _check_rgb
