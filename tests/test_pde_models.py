@@ -9,8 +9,16 @@ import pytest
 import test_simulate as ts
 from workflow_helpers import TEST_MODELS, decode
 
+from fieldmovie import MovieReader
 from fieldmovie.simulation.models import Grid, resolve_model
-from fieldmovie.simulation.segment import load_state, run_segment, segment_times
+from fieldmovie.simulation.models.pde_model import choose_rhs_backend
+from fieldmovie.simulation.segment import (
+    SegmentSpec,
+    build_model,
+    load_state,
+    run_segment,
+    segment_times,
+)
 
 if str(TEST_MODELS) not in sys.path:
     sys.path.insert(0, str(TEST_MODELS))
@@ -112,3 +120,96 @@ def test_run_segment_saves_the_exact_state(tmp_path) -> None:
         and state.shape == (2, 16, 16)
         and t == segment_times(0.2, 3, 0)[-1]
     )
+
+
+# -- py-pde's own right-hand sides (PDEBase subclasses): backend choice and exact restart --
+
+CLASS_SPEC = "pde:pdebase_for_tests:brusselator_class"
+
+
+def test_backend_auto_is_a_deterministic_cost_choice(tmp_path, monkeypatch) -> None:
+    """auto: spectral for expression PDEs; numpy for short jobs, numba for long ones."""
+    assert choose_rhs_backend(1000, 8192) == "numpy"
+    assert choose_rhs_backend(10**6, 8192) == "numba"
+    assert choose_rhs_backend(10**6, 8192, numba_available=False) == "numpy"
+    # the break-even count of evaluations falls as the grid grows
+    small = min(n for n in (2**k for k in range(30)) if choose_rhs_backend(n, 512) == "numba")
+    large = min(n for n in (2**k for k in range(30)) if choose_rhs_backend(n, 10**6) == "numba")
+    assert large < small
+    cls = resolve_model(CLASS_SPEC)
+    model = cls(Grid((16, 16), 16.0))
+    assert model.rhs_backend == "numba"  # unplanned: numba, nothing built yet
+    assert model.rhs_evaluations(0.2, 3) == 3 * 20 * 4
+    model.plan_segment(0.2, 3)
+    assert model.rhs_backend == "numpy"
+    model.plan_segment(1.0, 10**5)  # 4e7 evaluations
+    assert model.rhs_backend == "numba"
+    euler = cls(Grid((16, 16), 16.0), options={"scheme": "euler"})
+    assert euler.rhs_evaluations(0.2, 3) == 60
+    expression = resolve_model(SPEC)(Grid((16, 16), 16.0))
+    expression.plan_segment(1.0, 10**5)
+    assert expression.rhs_backend == "spectral"
+    with pytest.raises(ValueError, match="'spectral' needs an expression PDE"):
+        cls(Grid((16,), 8.0), options={"backend": "spectral"})
+    # a PDEBase without make_evolution_rate has no numba right-hand side: numpy
+    (tmp_path / "numpy_only.py").write_text(
+        "import pde\n"
+        "class Decay(pde.PDEBase):\n"
+        "    def evolution_rate(self, state, t=0):\n        return -state\n"
+        "def make(p):\n    return Decay()\n"
+        "make.components = ('c',)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    only = resolve_model("pde:numpy_only:make")(Grid((8,), 1.0))
+    only.plan_segment(1.0, 10**6)
+    assert only.rhs_backend == "numpy"
+    state = np.ones((1, 8))
+    np.testing.assert_allclose(only.advance(state, 0.0, 1.0, None), np.exp(-1.0), rtol=1e-9)
+
+
+def _planned_uninterrupted(settings: dict) -> np.ndarray:
+    """One model planned like a segment job, advanced over all segments in one process."""
+    spec = SegmentSpec.coerce(settings)
+    model = build_model(spec)
+    rng = np.random.default_rng(spec.seed)
+    state = model.initial_state(rng)
+    times = [t for k in range(ts.N_SEGMENTS) for t in spec.frame_times(k)[:-1]]
+    times.append(ts.N_SEGMENTS * spec.segment_duration)
+    for t0, t1 in zip(times[:-1], times[1:], strict=True):
+        state = model.advance(state, t0, t1, rng)
+    return state
+
+
+def _assert_class_pde_restarts_exactly(settings: dict, tmp_path, backend: str) -> None:
+    chain = ts.Chain(settings, tmp_path / "chain")
+    saved, _, _, _ = load_state(ts.paths(chain.folder, ts.N_SEGMENTS - 1)["state_out"])
+    assert saved.tobytes() == _planned_uninterrupted(settings).tobytes()
+    resumed = tmp_path / "resumed"
+    ts.run_chain(settings, resumed, 1, ts.paths(chain.folder, 0)["state_out"])
+    for k in (1, 2):
+        chain.assert_same_segment(resumed, k)
+    with MovieReader(ts.paths(chain.folder, 1)["movie"]) as reader:
+        assert reader.meta.info["rhs_backend"] == backend
+
+
+def test_pdebase_segments_restart_exactly_numpy(tmp_path) -> None:
+    """A PDEBase subclass on py-pde's numpy right-hand side (auto for these short segments)."""
+    _assert_class_pde_restarts_exactly(ts.settings_for(CLASS_SPEC, SETTINGS), tmp_path, "numpy")
+
+
+@pytest.mark.slow
+def test_pdebase_segments_restart_exactly_numba(tmp_path) -> None:
+    """The same with py-pde's numba right-hand side (compiles once per process: slow)."""
+    settings = {**ts.settings_for(CLASS_SPEC, SETTINGS), "model_options": {"backend": "numba"}}
+    _assert_class_pde_restarts_exactly(settings, tmp_path, "numba")
+
+
+@pytest.mark.slow
+def test_pypde_numpy_and_numba_backends_agree() -> None:
+    """py-pde's numpy and numba right-hand sides agree to rounding (not bit for bit)."""
+    grid = Grid((24, 24), 16.0)
+    cls = resolve_model(CLASS_SPEC)
+    state = cls(grid).initial_state(np.random.default_rng(3))
+    a = cls(grid, options={"backend": "numpy"}).advance(state, 0.0, 0.5, None)
+    b = cls(grid, options={"backend": "numba"}).advance(state, 0.0, 0.5, None)
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

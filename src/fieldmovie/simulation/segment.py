@@ -73,12 +73,16 @@ def segment_times(frame_interval: float, frames_per_segment: int, k: int) -> lis
 
 
 def build_model(spec: SegmentSpec) -> Model:
-    """``resolve_model(spec.model)(grid, parameters, options=spec.model_options)``."""
+    """``resolve_model(spec.model)(grid, parameters, options=spec.model_options)``, planned
+    for one segment (:meth:`~fieldmovie.simulation.models.Model.plan_segment`)."""
     grid = Grid(spec.grid_shape, spec.grid_length)
     model_class = resolve_model(spec.model)
     if spec.model_options:  # models without options keep working
-        return model_class(grid, dict(spec.parameters), options=dict(spec.model_options))
-    return model_class(grid, dict(spec.parameters))
+        model = model_class(grid, dict(spec.parameters), options=dict(spec.model_options))
+    else:
+        model = model_class(grid, dict(spec.parameters))
+    model.plan_segment(spec.frame_interval, spec.frames_per_segment)
+    return model
 
 
 def load_state(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any], float, dict]:
@@ -214,6 +218,8 @@ def _movie_info(spec: SegmentSpec, model: Model, k: int) -> dict[str, Any]:
         "resolution_limit": getattr(model, "resolution_limit", None),
         # numpy and FFTW agree to ~1e-15, not bit for bit: say which one made the frames
         "fft_backend": getattr(model, "fft_backend", None),
+        # py-pde models: which right-hand side (spectral, numpy, numba) made the frames
+        **({"rhs_backend": model.rhs_backend} if hasattr(model, "rhs_backend") else {}),
         "software": {
             "fieldmovie": __version__,
             "numpy": np.__version__,

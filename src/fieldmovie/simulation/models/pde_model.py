@@ -17,10 +17,31 @@
     periodic ``pde.CartesianGrid`` given; default: each component a smooth random field of
     standard deviation 0.1 (:func:`~.spectral.smooth_random_field`).
 
-The PDE runs on a periodic Cartesian grid with py-pde's right-hand side
-(``make_pde_rhs``) and a fixed-step solver of ours (options ``dt``, ``scheme``: ``rk4``
-(default) or ``euler``, ``backend``: py-pde's ``numba`` (default) or ``numpy``), so the
-step sequence depends only on the interval and a saved float64 state restarts exactly.
+The PDE runs on a periodic Cartesian grid with a fixed-step solver of ours (options
+``dt``, ``scheme``: ``rk4`` (default) or ``euler``), so the step sequence depends only on
+the interval and a saved float64 state restarts exactly.  The right-hand side (option
+``backend``):
+
+``spectral``
+    expression PDEs (``pde.PDE``) only: our spectral evaluation
+    (:class:`SpectralExpressionRHS`), no numba; the ``auto`` choice for them.
+``numpy``
+    py-pde's ``evolution_rate`` on fields (its grid operators are numba-jitted but small:
+    ~0.5-1.5 s to build in a fresh process, ~0.5 ms of Python overhead per evaluation).
+``numba``
+    py-pde's compiled ``make_evolution_rate``: fast per evaluation, but py-pde generates
+    its closures at run time, so numba compiles them in every process (10-120 s) and
+    numba's on-disk cache cannot keep them (their cache keys hash the closure cells, which
+    hold numba dispatchers with a fresh uuid in each process).
+``auto``
+    ``spectral`` for expression PDEs; for other PDEs the cheaper of ``numpy`` and
+    ``numba`` for one segment job by :func:`choose_rhs_backend` (a cost model of the
+    number of right-hand side evaluations and grid values, no clock), decided in
+    :meth:`PDEModel.plan_segment`, so every segment of a run makes the same choice;
+    ``numba`` when no segment is planned (direct use of the model).  The choice is
+    recorded in the movie's info (``rhs_backend``).  numpy and numba agree to rounding, not
+    bit for bit: a run must keep one backend, which a deterministic choice guarantees.
+
 Stochastic PDEs (py-pde noise) are rejected: py-pde draws their noise from its own
 generator, not from the run's.
 """
@@ -39,14 +60,40 @@ from .grid import Grid
 from .loading import PDE_PREFIX, load_object
 from .spectral import SpectralOperators, smooth_random_field
 
-__all__ = ["PDEModel", "pde_model_class"]
+__all__ = ["PDEModel", "choose_rhs_backend", "pde_model_class"]
 
 SCHEMES = ("rk4", "euler")
 RHS_BACKENDS = ("auto", "spectral", "numba", "numpy")
 #: py-pde operators the spectral evaluator knows (all on periodic grids)
 SPECTRAL_OPERATORS = ("laplace", "d_dx", "d_dy", "d_dz", "gradient_squared")
+#: right-hand side evaluations per step of each scheme
+STAGES = {"rk4": 4, "euler": 1}
 #: compiled right-hand sides per (spec, parameters, grid, backend): a pure cache
 _RHS_CACHE: dict[tuple, Any] = {}
+
+#: cost model of :func:`choose_rhs_backend` (seconds; fresh processes on the project's
+#: 2-core machine, 2-component Brusselator, bench/bench_models.py part 3): numba's
+#: compilation of a py-pde right-hand side, and per evaluation the numpy backend's Python
+#: overhead plus its and numba's cost per grid value (points x components)
+NUMBA_COMPILE_SECONDS = 12.0
+NUMPY_CALL_SECONDS = 5e-4
+NUMPY_VALUE_SECONDS = 8e-9
+NUMBA_VALUE_SECONDS = 1.6e-9
+
+
+def choose_rhs_backend(evaluations: int, values: int, numba_available: bool = True) -> str:
+    """``numpy`` or ``numba``: the cheaper py-pde right-hand side for one segment job.
+
+    ``evaluations`` right-hand side calls on a state of ``values`` numbers cost about
+    ``evaluations * (NUMPY_CALL_SECONDS + NUMPY_VALUE_SECONDS * values)`` with numpy and
+    ``NUMBA_COMPILE_SECONDS + evaluations * NUMBA_VALUE_SECONDS * values`` with numba.  A
+    pure function of its arguments (no clock), so all segments of a run choose alike.
+    """
+    if not numba_available:
+        return "numpy"
+    numpy_cost = evaluations * (NUMPY_CALL_SECONDS + NUMPY_VALUE_SECONDS * values)
+    numba_cost = NUMBA_COMPILE_SECONDS + evaluations * NUMBA_VALUE_SECONDS * values
+    return "numba" if numba_cost < numpy_cost else "numpy"
 
 
 def import_pypde(spec: str) -> Any:
@@ -86,18 +133,53 @@ class PDEModel(Model):
         bounds = [(0.0, length) for length in grid.length]
         self.pde_grid = pde.CartesianGrid(bounds, list(grid.shape), periodic=True)
         backend = self.options["backend"]
-        if backend == "auto":
-            backend = "spectral" if isinstance(self.pde, pde.PDE) else "numba"
+        # auto: spectral for expression PDEs; otherwise numba until plan_segment decides
+        self._auto = backend == "auto" and not isinstance(self.pde, pde.PDE)
+        if backend == "auto" and isinstance(self.pde, pde.PDE):
+            backend = "spectral"
+        elif backend == "auto":
+            backend = "numba" if self._has_numba_rhs() else "numpy"
+        if backend == "spectral" and not isinstance(self.pde, pde.PDE):
+            raise ValueError(
+                f"model spec {self._spec!r}: backend 'spectral' needs an expression PDE "
+                "(pde.PDE); use backend numpy, numba or auto"
+            )
         self.rhs_backend: str = backend
+        self._rhs: Any = None
         if backend == "spectral":
             self._rhs = SpectralExpressionRHS(self.pde, self.components, grid,
                                               self.options["fft"])  # fmt: skip
+        elif not self._auto:  # build now: a PDE that cannot do it fails at once
+            self._rhs = self._build_rhs()
+
+    def _has_numba_rhs(self) -> bool:
+        """Whether the PDE implements ``make_evolution_rate`` (py-pde's numba backend)."""
+        import pde
+
+        method = getattr(type(self.pde), "make_evolution_rate", None)
+        return isinstance(self.pde, pde.PDE) or method is not pde.PDEBase.make_evolution_rate
+
+    def rhs_evaluations(self, frame_interval: float, frames: int) -> int:
+        """Right-hand side evaluations of ``frames`` advances over ``frame_interval``."""
+        steps = self.num_steps(0.0, frame_interval)
+        return int(frames) * steps * STAGES[self.options["scheme"]]
+
+    def plan_segment(self, frame_interval: float, frames: int) -> None:
+        """With ``backend: auto`` (not an expression PDE): pick numpy or numba for a job of
+        ``frames`` frames (:func:`choose_rhs_backend`)."""
+        if not self._auto or self._rhs is not None:
             return
-        key = (self._spec, tuple(self.params.items()), grid, backend)
+        evaluations = self.rhs_evaluations(frame_interval, frames)
+        self.rhs_backend = choose_rhs_backend(
+            evaluations, math.prod(self.state_shape), self._has_numba_rhs()
+        )
+
+    def _build_rhs(self) -> Any:
+        key = (self._spec, tuple(self.params.items()), self.grid, self.rhs_backend)
         if key not in _RHS_CACHE:  # py-pde compiles per call: once per process and PDE
             template = self.as_field(np.zeros(self.state_shape))
-            _RHS_CACHE[key] = self.pde.make_pde_rhs(template, backend=backend)
-        self._rhs = _RHS_CACHE[key]
+            _RHS_CACHE[key] = self.pde.make_pde_rhs(template, backend=self.rhs_backend)
+        return _RHS_CACHE[key]
 
     def _check_extra_option(self, key: str, value: Any) -> Any:
         allowed = {"scheme": SCHEMES, "backend": RHS_BACKENDS, "fft": BACKENDS}[key]
@@ -136,6 +218,8 @@ class PDEModel(Model):
     def _rate(self, data: np.ndarray, t: float) -> np.ndarray:
         if self.rhs_backend == "spectral":
             return self._rhs(data, t)
+        if self._rhs is None:
+            self._rhs = self._build_rhs()
         rate = self._rhs(data if len(self.components) > 1 else data[0], t)
         return np.asarray(rate, dtype=np.float64).reshape(self.state_shape)
 
