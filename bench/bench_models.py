@@ -26,10 +26,14 @@ Usage (from the main venv, with ``PYTHONPATH=src``)::
    ``solve(solver="explicit", adaptive=False)`` computes, minus its per-call compilation.
    Both run on one thread (``NUMBA_NUM_THREADS=1`` unless set): py-pde's multithreaded
    numba code slowed to ~50 ms per step on the shared 2-core machine.
-3. **py-pde model overhead per segment job**: a fresh interpreter that resolves
-   ``pde:models_for_tests:pde_brusselator``, builds it on 64^2 and advances one step, for
-   the ``spectral`` and the ``numba`` right-hand side: what a segment job pays before it
-   simulates.
+3. **py-pde model overhead per segment job**: a fresh interpreter per backend that
+   resolves the Brusselator (``pde:models_for_tests:pde_brusselator``, an expression PDE,
+   and ``pde:pdebase_for_tests:brusselator_class``, the same as a ``PDEBase`` subclass),
+   builds it on 64^2, advances one step (import + build + first step: what a segment job
+   pays before it simulates), then 100 RK4 steps (ms per step), and what ``backend: auto``
+   picks for segments of 10, 100 and 1000 frames of 100 steps.  ``numba +disk cache``
+   patches py-pde's ``jit`` to numba's ``cache=True`` (run twice into one
+   ``NUMBA_CACHE_DIR``): the second process shows what the on-disk cache saves.
 """
 
 from __future__ import annotations
@@ -178,12 +182,16 @@ def equal_accuracy(t_end: float, quick: bool) -> None:
 
 
 OVERHEAD = """
-import sys, time
+import os, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {data!r})
 import numpy as np
+if {cached!r}:  # py-pde's jit with numba's on-disk cache (is not in fieldmovie: see docs)
+    import pde.backends.numba.utils as nbu
+    jit = nbu.nb.jit
+    nbu.nb.jit = lambda *a, **k: jit(*a, **{{"cache": True, **k}})
 from fieldmovie.simulation.models import Grid, resolve_model
-cls = resolve_model("pde:models_for_tests:pde_brusselator")
+cls = resolve_model({spec!r})
 t1 = time.perf_counter()
 model = cls(Grid((64, 64), 20.0), options={{"backend": {backend!r}}})
 state = model.initial_state(np.random.default_rng(0))
@@ -191,19 +199,50 @@ model.advance(state, 0.0, 0.01, None)
 t2 = time.perf_counter()
 model.advance(state, 0.0, 1.0, None)
 t3 = time.perf_counter()
-print(f"{{t1 - t0:.2f}} {{t2 - t1:.2f}} {{(t3 - t2) / 100 * 1e3:.3f}}")
+auto = cls(Grid((64, 64), 20.0))
+choice = []
+for frames in (10, 100, 1000):
+    auto.plan_segment(1.0, frames)
+    choice.append(auto.rhs_backend)
+print(f"{{t1 - t0:.2f}} {{t2 - t1:.2f}} {{(t3 - t2) / 100 * 1e3:.3f}} {{','.join(choice)}}")
 """
+
+PDE_CASES = (  # (label, spec, backend, numba disk cache)
+    ("expression", "pde:models_for_tests:pde_brusselator", "spectral", False),
+    ("expression", "pde:models_for_tests:pde_brusselator", "numpy", False),
+    ("expression", "pde:models_for_tests:pde_brusselator", "numba", False),
+    ("PDEBase", "pde:pdebase_for_tests:brusselator_class", "numpy", False),
+    ("PDEBase", "pde:pdebase_for_tests:brusselator_class", "numba", False),
+    ("PDEBase", "pde:pdebase_for_tests:brusselator_class", "numba", True),
+    ("PDEBase", "pde:pdebase_for_tests:brusselator_class", "numba", True),
+)
 
 
 def pypde_overhead() -> None:
-    print("\n3. py-pde model, fresh process: import+resolve, build+first step, ms per RK4 step")
-    for backend in ("spectral", "numba"):
-        code = OVERHEAD.format(data=str(ROOT / "tests" / "data"), backend=backend)
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        fields = res.stdout.split() if res.returncode == 0 else ["failed:", res.stderr[-200:]]
-        first = fields[1] if len(fields) > 1 else "?"
-        print(f"  {backend:<9} import+resolve {fields[0]} s, build+first step {first} s, "
-              f"step {fields[2:] or '?'} ms")  # fmt: skip
+    """Part 3: fresh interpreters, one per backend (what a segment job pays)."""
+    import tempfile
+
+    print("\n3. py-pde Brusselator on 64^2, fresh process per row (a segment job's overhead)")
+    print(f"{'PDE':<11}{'backend':<15}{'import+resolve':>15}{'build+1st step':>15}"
+          f"{'ms/RK4 step':>12}{'job 100 steps':>14}{'job 10^4':>9}  auto for 10,100,1000 "
+          "frames of 100 steps")  # fmt: skip
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env["NUMBA_CACHE_DIR"] = cache_dir  # the cached rows: first fills, second reuses
+        for label, spec, backend, cached in PDE_CASES:
+            code = OVERHEAD.format(data=str(ROOT / "tests" / "data"), spec=spec,
+                                   backend=backend, cached=cached)  # fmt: skip
+            res = subprocess.run([sys.executable, "-W", "ignore", "-c", code],
+                                 capture_output=True, text=True, env=env)  # fmt: skip
+            if res.returncode != 0:
+                print(f"{label:<11}{backend:<15} failed: {res.stderr.strip()[-300:]}")
+                continue
+            load, build, step, choice = res.stdout.split()
+            total = float(load) + float(build)
+            name = backend + (" +disk cache" if cached else "")
+            print(f"{label:<11}{name:<15}{load:>13} s{build:>13} s{step:>12}"
+                  f"{total + 100 * float(step) / 1e3:>12.1f} s"
+                  f"{total + 1e4 * float(step) / 1e3:>7.0f} s  {choice}")  # fmt: skip
 
 
 def main() -> None:

@@ -26,8 +26,9 @@ the interval and a saved float64 state restarts exactly.  The right-hand side (o
     expression PDEs (``pde.PDE``) only: our spectral evaluation
     (:class:`SpectralExpressionRHS`), no numba; the ``auto`` choice for them.
 ``numpy``
-    py-pde's ``evolution_rate`` on fields (its grid operators are numba-jitted but small:
-    ~0.5-1.5 s to build in a fresh process, ~0.5 ms of Python overhead per evaluation).
+    py-pde's ``evolution_rate`` on fields: for a ``PDEBase`` subclass ~1.5 s to build in a
+    fresh process (its grid operators are numba-jitted but small) and ~1 ms of Python
+    overhead per evaluation; for an expression PDE py-pde still compiles (~20 s).
 ``numba``
     py-pde's compiled ``make_evolution_rate``: fast per evaluation, but py-pde generates
     its closures at run time, so numba compiles them in every process (10-120 s) and
@@ -72,14 +73,16 @@ STAGES = {"rk4": 4, "euler": 1}
 _RHS_CACHE: dict[tuple, Any] = {}
 
 #: cost model of :func:`choose_rhs_backend` (seconds; fresh processes on the project's
-#: 2-core machine, 2-component Brusselator, bench/bench_models.py part 3): numba's
-#: compilation of a py-pde right-hand side, and per evaluation the numpy backend's Python
-#: overhead plus its and numba's cost per grid value (points x components)
-NUMBA_COMPILE_SECONDS = 12.0
-NUMPY_CALL_SECONDS = 5e-4
-NUMPY_VALUE_SECONDS = 8e-9
-NUMBA_VALUE_SECONDS = 1.6e-9
-
+#: 2-core machine under the load of a parallel session, 2-component Brusselator on 64^2,
+#: bench/bench_models.py part 3: numba compile 11-17 s, numpy 1.2 ms and numba 0.03 ms per
+#: evaluation, numpy ~9 ns more per grid value at 256^2): numba's compilation of a py-pde
+#: right-hand side, and per evaluation the numpy backend's Python overhead plus the cost
+#: per grid value (points x components) of each backend.  Near the break-even point both
+#: cost about the same, so rough constants only shift the choice where it hardly matters.
+NUMBA_COMPILE_SECONDS = 15.0
+NUMPY_CALL_SECONDS = 1e-3
+NUMPY_VALUE_SECONDS = 1e-8
+NUMBA_VALUE_SECONDS = 3e-9
 
 def choose_rhs_backend(evaluations: int, values: int, numba_available: bool = True) -> str:
     """``numpy`` or ``numba``: the cheaper py-pde right-hand side for one segment job.
