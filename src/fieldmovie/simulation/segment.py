@@ -7,7 +7,10 @@ frame time with the same expressions, so a run resumed from any saved state give
 bit-identical to an uninterrupted run.
 
 A running segment logs a progress line at least every 10 s or 10 % of its frames, and the
-model's resolution check (when it has one) for every frame.
+model's resolution check (when it has one) for every frame.  The per-frame resolution
+values go into the segment movie's info (:func:`resolution_info`, key ``"resolution"``)
+and into the saved state; :func:`~fieldmovie.movie.concat.concat_movies` merges them into
+the joined movie's info.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from .._version import __version__
 from ..movie.atomic import atomic_path, remove_stale_temporaries
+from ..movie.metadata import MAX_METADATA_BYTES
 from ..movie.probe import times_path
 from ..movie.writer import MovieWriter
 from .models import Grid, Model, resolve_model
@@ -36,6 +40,7 @@ __all__ = [
     "SimulationError",
     "build_model",
     "load_state",
+    "resolution_info",
     "run_segment",
     "segment_times",
 ]
@@ -178,6 +183,54 @@ def _resolution(
     return values
 
 
+#: significant digits of the per-frame resolution values in the movie's info (the maxima
+#: are kept exactly): 2000 frames x 2 components take ~36 KB of the 64 KiB metadata
+RESOLUTION_DIGITS = 3
+#: bytes of the metadata that close() adds after the resolution record is set
+METADATA_MARGIN = 2048
+#: what ``resolution_info`` measures
+RESOLUTION_MEASURE = "spectral_tail: fraction of fluctuation energy in the highest third of modes"
+
+
+def resolution_info(
+    values: list[dict[str, float] | None], limit: float | None
+) -> dict[str, Any] | None:
+    """The ``"resolution"`` record of a segment movie's info, or None when not measured.
+
+    ``{"measure": ..., "limit": limit, "max": {component: exact maximum},
+    "frames": {component: [value per frame, rounded to RESOLUTION_DIGITS significant
+    digits]}}``; frames in movie order.
+    """
+    if not values or any(v is None for v in values):
+        return None
+    components = list(values[0])
+    frames = {c: [float(f"{v[c]:.{RESOLUTION_DIGITS}g}") for v in values] for c in components}
+    return {
+        "measure": RESOLUTION_MEASURE,
+        "limit": limit,
+        "max": {c: max(v[c] for v in values) for c in components},
+        "frames": frames,
+    }
+
+
+def _record_resolution(writer: MovieWriter, record: dict[str, Any] | None) -> None:
+    """Put the resolution record into the movie's info before ``close()`` rewrites it.
+
+    Per-frame values that would push the metadata over its 64 KiB limit are left out
+    (``frames_omitted`` says where they are: the saved state); the maxima always fit.
+    """
+    if record is None:
+        return
+    writer.meta.info["resolution"] = record
+    # close() still adds the envelope and the times digest: keep a margin for them
+    if len(writer.meta.to_json().encode()) > MAX_METADATA_BYTES - METADATA_MARGIN:
+        writer.meta.info["resolution"] = {
+            **{k: v for k, v in record.items() if k != "frames"},
+            "frames_omitted": "over the 64 KiB metadata limit; per-frame values are in the "
+            "segment's saved state (.npz key 'resolution')",
+        }
+
+
 def _start_state(
     spec: SegmentSpec, model: Model, k: int, t0: float, state_in: str | os.PathLike | None
 ) -> tuple[np.ndarray, np.random.Generator]:
@@ -281,6 +334,8 @@ def run_segment(
             t_enc += t1 - t0
             t_sim += time.perf_counter() - t1
             progress.update(i + 1, times[i + 1])
+        limit = getattr(model, "resolution_limit", None)
+        _record_resolution(writer, resolution_info(resolution, limit))
         t0 = time.perf_counter()
     t_enc += time.perf_counter() - t0
     save_state(state_out, state, rng, times[-1], spec.as_dict(), k, resolution)

@@ -84,6 +84,7 @@ NUMPY_CALL_SECONDS = 1e-3
 NUMPY_VALUE_SECONDS = 1e-8
 NUMBA_VALUE_SECONDS = 3e-9
 
+
 def choose_rhs_backend(evaluations: int, values: int, numba_available: bool = True) -> str:
     """``numpy`` or ``numba``: the cheaper py-pde right-hand side for one segment job.
 
