@@ -213,3 +213,22 @@ def test_pypde_numpy_and_numba_backends_agree() -> None:
     a = cls(grid, options={"backend": "numpy"}).advance(state, 0.0, 0.5, None)
     b = cls(grid, options={"backend": "numba"}).advance(state, 0.0, 0.5, None)
     np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_a_resumed_run_keeps_its_backend(tmp_path, monkeypatch) -> None:
+    """A cost model that changed between segments (e.g. an update) does not switch a run's
+    right-hand side midway: the plan saved with the state wins."""
+    from fieldmovie.simulation.models import pde_model
+    from fieldmovie.simulation.segment import saved_plan
+
+    settings = ts.settings_for(CLASS_SPEC, SETTINGS)
+    chain = ts.Chain(settings, tmp_path / "chain")
+    assert saved_plan(ts.paths(chain.folder, 0)["state_out"]) == {"rhs_backend": "numpy"}
+    monkeypatch.setattr(pde_model, "NUMBA_COMPILE_SECONDS", 0.0)  # auto would pick numba now
+    assert build_model(SegmentSpec.coerce(settings)).rhs_backend == "numba"
+    resumed = tmp_path / "resumed"
+    ts.run_chain(settings, resumed, 1, ts.paths(chain.folder, 0)["state_out"])
+    for k in (1, 2):
+        chain.assert_same_segment(resumed, k)
+        with MovieReader(ts.paths(resumed, k)["movie"]) as reader:
+            assert reader.meta.info["rhs_backend"] == "numpy"

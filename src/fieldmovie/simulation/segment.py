@@ -77,16 +77,17 @@ def segment_times(frame_interval: float, frames_per_segment: int, k: int) -> lis
     return [k * seg + i * frame_interval for i in range(frames_per_segment)] + [(k + 1) * seg]
 
 
-def build_model(spec: SegmentSpec) -> Model:
+def build_model(spec: SegmentSpec, previous: Mapping[str, Any] | None = None) -> Model:
     """``resolve_model(spec.model)(grid, parameters, options=spec.model_options)``, planned
-    for one segment (:meth:`~fieldmovie.simulation.models.Model.plan_segment`)."""
+    for one segment (:meth:`~fieldmovie.simulation.models.Model.plan_segment`; ``previous``:
+    the plan saved with the state the segment resumes from)."""
     grid = Grid(spec.grid_shape, spec.grid_length)
     model_class = resolve_model(spec.model)
     if spec.model_options:  # models without options keep working
         model = model_class(grid, dict(spec.parameters), options=dict(spec.model_options))
     else:
         model = model_class(grid, dict(spec.parameters))
-    model.plan_segment(spec.frame_interval, spec.frames_per_segment)
+    model.plan_segment(spec.frame_interval, spec.frames_per_segment, previous)
     return model
 
 
@@ -107,9 +108,10 @@ def save_state(
     path: str | os.PathLike, state: np.ndarray, rng: np.random.Generator, t: float,
     settings: Mapping[str, Any], segment: int,
     resolution: list[dict[str, float] | None] | None = None,
+    plan: Mapping[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    """Write the exact state atomically (float64 array, generator state as JSON, time, and
-    the per-frame resolution measures of the segment)."""
+    """Write the exact state atomically (float64 array, generator state as JSON, time, the
+    per-frame resolution measures of the segment and the model's plan)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(
             fh,
@@ -119,7 +121,17 @@ def save_state(
             segment=np.int64(segment),
             settings=np.array(json.dumps(dict(settings), sort_keys=True)),
             resolution=np.array(json.dumps(resolution or [])),
+            plan=np.array(json.dumps(dict(plan or {}), sort_keys=True)),
         )
+
+
+def saved_plan(path: str | os.PathLike) -> dict[str, Any]:
+    """The model plan saved with a state (``{}`` for states saved before plans existed)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return json.loads(str(npz["plan"])) if "plan" in npz.files else {}
+    except (OSError, ValueError) as exc:
+        raise SimulationError(f"saved state {path} cannot be read: {exc}") from None
 
 
 def _check_finite(state: np.ndarray, spec: SegmentSpec, k: int, t: float) -> None:
@@ -302,7 +314,9 @@ def run_segment(
     for output in (movie, times_path(movie), state_out):
         for stale in remove_stale_temporaries(output):
             log.info("removed %s, left by an interrupted job", stale)
-    model = build_model(spec)
+    # a resumed segment keeps the choices of the run's first (e.g. py-pde's rhs backend)
+    previous = saved_plan(state_in) if k > 0 and state_in is not None else None
+    model = build_model(spec, previous)
     times = spec.frame_times(k)
     state, rng = _start_state(spec, model, k, times[0], state_in)
     _check_finite(state, spec, k, times[0])
@@ -338,7 +352,7 @@ def run_segment(
         _record_resolution(writer, resolution_info(resolution, limit))
         t0 = time.perf_counter()
     t_enc += time.perf_counter() - t0
-    save_state(state_out, state, rng, times[-1], spec.as_dict(), k, resolution)
+    save_state(state_out, state, rng, times[-1], spec.as_dict(), k, resolution, model.plan)
     log.info(
         "%s: %d frames t=%s..%s, simulate %.2f s, encode %.2f s",
         spec.where(k), len(times) - 1, times[0], times[-2], t_sim, t_enc,

@@ -196,14 +196,24 @@ class Model:
         """Number of equal internal steps for ``[t0, t1]``: ``ceil((t1-t0)/step - 1e-9)``."""
         return max(1, math.ceil((t1 - t0) / self.step_size(t1 - t0) - 1e-9))
 
-    def plan_segment(self, frame_interval: float, frames: int) -> None:
+    def plan_segment(
+        self, frame_interval: float, frames: int, previous: Mapping[str, Any] | None = None
+    ) -> None:
         """Prepare for a job of ``frames`` advances over ``frame_interval`` each (a segment).
 
         Called by :func:`~fieldmovie.simulation.segment.build_model` before the first
         ``advance``; a model whose setup cost depends on the job's length (py-pde's
-        right-hand side backend) chooses here.  Must be deterministic (no clock): every
-        segment of a run makes the same choice.  The default does nothing.
+        right-hand side backend) chooses here.  Must be deterministic (no clock), so every
+        segment of a run makes the same choice; ``previous`` is the :attr:`plan` saved by
+        the segment this one resumes from, which a model reuses so that a run never
+        changes its choice midway (e.g. after a fieldmovie update).  The default does
+        nothing.
         """
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        """The choices :meth:`plan_segment` made (JSON-serialisable; saved with the state)."""
+        return {}
 
     def initial_state(self, rng: np.random.Generator) -> np.ndarray:
         """Initial state, float64 of shape ``(n_components, *grid.shape)``.

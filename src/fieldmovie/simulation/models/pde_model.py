@@ -168,15 +168,27 @@ class PDEModel(Model):
         steps = self.num_steps(0.0, frame_interval)
         return int(frames) * steps * STAGES[self.options["scheme"]]
 
-    def plan_segment(self, frame_interval: float, frames: int) -> None:
+    def plan_segment(
+        self, frame_interval: float, frames: int, previous: Mapping[str, Any] | None = None
+    ) -> None:
         """With ``backend: auto`` (not an expression PDE): pick numpy or numba for a job of
-        ``frames`` frames (:func:`choose_rhs_backend`)."""
+        ``frames`` frames (:func:`choose_rhs_backend`), or keep ``previous["rhs_backend"]``
+        (the choice of the segment this one resumes from)."""
         if not self._auto or self._rhs is not None:
+            return
+        kept = (previous or {}).get("rhs_backend")
+        if kept in ("numpy", "numba"):
+            self.rhs_backend = kept
             return
         evaluations = self.rhs_evaluations(frame_interval, frames)
         self.rhs_backend = choose_rhs_backend(
             evaluations, math.prod(self.state_shape), self._has_numba_rhs()
         )
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        """``{"rhs_backend": ...}`` when ``backend: auto`` chose between numpy and numba."""
+        return {"rhs_backend": self.rhs_backend} if self._auto else {}
 
     def _build_rhs(self) -> Any:
         key = (self._spec, tuple(self.params.items()), self.grid, self.rhs_backend)
