@@ -41,7 +41,8 @@ the interval and a saved float64 state restarts exactly.  The right-hand side (o
     :meth:`PDEModel.plan_segment`, so every segment of a run makes the same choice;
     ``numba`` when no segment is planned (direct use of the model).  The choice is
     recorded in the movie's info (``rhs_backend``).  numpy and numba agree to rounding, not
-    bit for bit: a run must keep one backend, which a deterministic choice guarantees.
+    bit for bit: a run must keep one backend, which the deterministic choice and the
+    :attr:`PDEModel.plan` saved with each state (a resumed segment keeps it) guarantee.
 
 Stochastic PDEs (py-pde noise) are rejected: py-pde draws their noise from its own
 generator, not from the run's.
