@@ -65,8 +65,13 @@ def test_unknown_operator_and_noise_are_rejected(tmp_path, monkeypatch) -> None:
         "def noisy(p):\n    return pde.PDE({'c': 'laplace(c)'}, noise=0.1)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ValueError, match="'divergence' has no spectral form.*backend: numba"):
-        resolve_model("pde:pdes_here:div")(Grid((8,), 1.0))
+    div = resolve_model("pde:pdes_here:div")
+    with pytest.raises(ValueError, match="'divergence' has no spectral form.*auto, numpy or"):
+        div(Grid((8,), 1.0), options={"backend": "spectral"})
+    model = div(Grid((8,), 1.0))  # auto: py-pde's finite differences, by the cost model
+    assert model.rhs_backend == "numba"
+    model.plan_segment(0.1, 10)
+    assert model.rhs_backend == "numpy" and model.plan == {"rhs_backend": "numpy"}
     with pytest.raises(ValueError, match="stochastic"):
         resolve_model("pde:pdes_here:noisy")(Grid((8,), 1.0))
 

@@ -35,11 +35,11 @@ the interval and a saved float64 state restarts exactly.  The right-hand side (o
     numba's on-disk cache cannot keep them (their cache keys hash the closure cells, which
     hold numba dispatchers with a fresh uuid in each process).
 ``auto``
-    ``spectral`` for expression PDEs; for other PDEs the cheaper of ``numpy`` and
-    ``numba`` for one segment job by :func:`choose_rhs_backend` (a cost model of the
-    number of right-hand side evaluations and grid values, no clock), decided in
-    :meth:`PDEModel.plan_segment`, so every segment of a run makes the same choice;
-    ``numba`` when no segment is planned (direct use of the model).  The choice is
+    ``spectral`` for expression PDEs whose operators it knows; for other PDEs the cheaper
+    of ``numpy`` and ``numba`` for one segment job by :func:`choose_rhs_backend` (a cost
+    model of the number of right-hand side evaluations and grid values, no clock),
+    decided in :meth:`PDEModel.plan_segment`, so every segment of a run makes the same
+    choice; ``numba`` when no segment is planned (direct use of the model).  The choice is
     recorded in the movie's info (``rhs_backend``).  numpy and numba agree to rounding, not
     bit for bit: a run must keep one backend, which the deterministic choice and the
     :attr:`PDEModel.plan` saved with each state (a resumed segment keeps it) guarantee.
@@ -50,6 +50,7 @@ generator, not from the run's.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -63,6 +64,8 @@ from .loading import PDE_PREFIX, load_object
 from .spectral import SpectralOperators, smooth_random_field
 
 __all__ = ["PDEModel", "choose_rhs_backend", "pde_model_class"]
+
+log = logging.getLogger(__name__)
 
 SCHEMES = ("rk4", "euler")
 RHS_BACKENDS = ("auto", "spectral", "numba", "numpy")
@@ -138,23 +141,28 @@ class PDEModel(Model):
         bounds = [(0.0, length) for length in grid.length]
         self.pde_grid = pde.CartesianGrid(bounds, list(grid.shape), periodic=True)
         backend = self.options["backend"]
-        # auto: spectral for expression PDEs; otherwise numba until plan_segment decides
-        self._auto = backend == "auto" and not isinstance(self.pde, pde.PDE)
-        if backend == "auto" and isinstance(self.pde, pde.PDE):
-            backend = "spectral"
-        elif backend == "auto":
-            backend = "numba" if self._has_numba_rhs() else "numpy"
-        if backend == "spectral" and not isinstance(self.pde, pde.PDE):
+        expression = isinstance(self.pde, pde.PDE)
+        if backend == "spectral" and not expression:
             raise ValueError(
                 f"model spec {self._spec!r}: backend 'spectral' needs an expression PDE "
                 "(pde.PDE); use backend numpy, numba or auto"
             )
-        self.rhs_backend: str = backend
         self._rhs: Any = None
-        if backend == "spectral":
-            self._rhs = SpectralExpressionRHS(self.pde, self.components, grid,
-                                              self.options["fft"])  # fmt: skip
-        elif not self._auto:  # build now: a PDE that cannot do it fails at once
+        if backend in ("auto", "spectral") and expression:
+            try:
+                self._rhs = SpectralExpressionRHS(self.pde, self.components, grid,
+                                                  self.options["fft"])  # fmt: skip
+                backend = "spectral"
+            except NoSpectralForm as exc:
+                if backend == "spectral":
+                    raise ValueError(f"model spec {self._spec!r}: {exc}") from None
+                log.info("model spec %r: %s; backend auto uses py-pde's", self._spec, exc)
+        # auto without a spectral form: numba until plan_segment decides
+        self._auto = backend == "auto"
+        if backend == "auto":
+            backend = "numba" if self._has_numba_rhs() else "numpy"
+        self.rhs_backend: str = backend
+        if self._rhs is None and not self._auto:  # build now: a PDE that cannot fails at once
             self._rhs = self._build_rhs()
 
     def _has_numba_rhs(self) -> bool:
@@ -258,6 +266,10 @@ class PDEModel(Model):
         return y
 
 
+class NoSpectralForm(ValueError):
+    """An expression PDE uses an operator the spectral evaluator does not know."""
+
+
 class SpectralExpressionRHS:
     """The right-hand side of a ``pde.PDE`` of expressions, evaluated spectrally.
 
@@ -289,9 +301,10 @@ class SpectralExpressionRHS:
         if isinstance(e, AppliedUndef):
             name = e.func.__name__
             if name not in SPECTRAL_OPERATORS or len(e.args) != 1:
-                raise ValueError(
+                raise NoSpectralForm(
                     f"py-pde operator {name!r} has no spectral form here (known: "
-                    f"{', '.join(SPECTRAL_OPERATORS)}); use model option backend: numba"
+                    f"{', '.join(SPECTRAL_OPERATORS)}); use model option backend: auto, "
+                    "numpy or numba (py-pde's finite differences)"
                 )
             dummy = sympy.Dummy(name)
             self._ops.append((name, self._extract(e.args[0])))
