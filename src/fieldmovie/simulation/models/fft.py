@@ -6,6 +6,10 @@ They agree to round-off (~1e-15 relative), not bit for bit, so a run must use on
 backend throughout: :func:`resolve_backend` picks it deterministically from the request
 and what is installed, and models record the name they use.
 
+Besides the copying :meth:`forward`/:meth:`inverse`, each backend makes *plans* on arrays
+the caller owns (:meth:`plan_r2c`, :meth:`plan_c2r`): unnormalised transforms that run
+in place on those buffers without copies, for the integrators' inner loops.
+
 FFTW plans are made with ``FFTW_ESTIMATE`` and one thread: ``FFTW_MEASURE`` would pick
 the algorithm by timing, so two processes could round differently and a restarted
 segment would not be bit-identical to an uninterrupted run.
@@ -14,6 +18,7 @@ segment would not be bit-identical to an uninterrupted run.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -45,6 +50,27 @@ class FFTBackend(Protocol):
         """Inverse of :meth:`forward`; does not modify ``u_hat``."""
         ...
 
+    def empty_real(self, batch: tuple[int, ...]) -> np.ndarray:
+        """Uninitialised float64 array ``(*batch, *shape)`` suitable for plans."""
+        ...
+
+    def empty_spectral(self, batch: tuple[int, ...]) -> np.ndarray:
+        """Uninitialised complex128 array ``(*batch, *spectral_shape)`` suitable for plans."""
+        ...
+
+    def plan_r2c(self, real: np.ndarray, spec: np.ndarray) -> Callable[[], None]:
+        """A call that writes the unnormalised forward transform of ``real`` into ``spec``.
+
+        ``real`` may be destroyed. Both arrays must come from :meth:`empty_real` /
+        :meth:`empty_spectral` and stay alive as long as the plan.
+        """
+        ...
+
+    def plan_c2r(self, spec: np.ndarray, real: np.ndarray) -> Callable[[], None]:
+        """A call that writes the unnormalised inverse transform of ``spec`` into ``real``
+        (``N`` times numpy's ``irfftn``); ``spec`` is destroyed."""
+        ...
+
 
 class NumpyBackend:
     """``numpy.fft`` axis by axis (``rfft`` then in-place ``fft``): faster than ``rfftn``
@@ -55,6 +81,31 @@ class NumpyBackend:
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
         self.axes = tuple(range(-len(shape), 0))
+        self.spectral_shape = shape[:-1] + (shape[-1] // 2 + 1,)
+
+    def empty_real(self, batch: tuple[int, ...]) -> np.ndarray:
+        return np.empty(batch + self.shape)
+
+    def empty_spectral(self, batch: tuple[int, ...]) -> np.ndarray:
+        return np.empty(batch + self.spectral_shape, dtype=np.complex128)
+
+    def plan_r2c(self, real: np.ndarray, spec: np.ndarray) -> Callable[[], None]:
+        def r2c() -> None:
+            np.fft.rfft(real, axis=-1, out=spec)
+            for axis in self.axes[:-1]:
+                np.fft.fft(spec, axis=axis, out=spec)
+
+        return r2c
+
+    def plan_c2r(self, spec: np.ndarray, real: np.ndarray) -> Callable[[], None]:
+        n = self.shape[-1]
+
+        def c2r() -> None:  # norm="forward": the inverse is not scaled
+            for axis in self.axes[:-1]:
+                np.fft.ifft(spec, axis=axis, norm="forward", out=spec)
+            np.fft.irfft(spec, n=n, axis=-1, norm="forward", out=real)
+
+        return c2r
 
     def forward(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         a = np.fft.rfft(u, axis=-1, out=out)
@@ -78,7 +129,7 @@ class FFTWBackend:
 
     name = "fftw"
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
+    def __init__(self, shape: tuple[int, ...], threads: int = 1) -> None:
         pyfftw = _pyfftw()
         if pyfftw is None:
             raise ValueError(
@@ -90,7 +141,25 @@ class FFTWBackend:
         self.axes = tuple(range(-len(shape), 0))
         self.spectral_shape = shape[:-1] + (shape[-1] // 2 + 1,)
         self._scale = 1.0 / math.prod(shape)
+        self.threads = threads
         self._plans: dict[tuple[int, ...], tuple[Any, ...]] = {}
+
+    def empty_real(self, batch: tuple[int, ...]) -> np.ndarray:
+        return self._pyfftw.empty_aligned(batch + self.shape, dtype="float64")
+
+    def empty_spectral(self, batch: tuple[int, ...]) -> np.ndarray:
+        return self._pyfftw.empty_aligned(batch + self.spectral_shape, dtype="complex128")
+
+    def plan_r2c(self, real: np.ndarray, spec: np.ndarray) -> Callable[[], None]:
+        flags = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
+        plan = self._pyfftw.FFTW(real, spec, axes=self.axes, flags=flags, threads=self.threads)
+        return plan.execute
+
+    def plan_c2r(self, spec: np.ndarray, real: np.ndarray) -> Callable[[], None]:
+        flags = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
+        plan = self._pyfftw.FFTW(spec, real, axes=self.axes, direction="FFTW_BACKWARD",
+                                 flags=flags, threads=self.threads)  # fmt: skip
+        return plan.execute
 
     def _plan(self, batch: tuple[int, ...]) -> tuple[Any, ...]:
         plan = self._plans.get(batch)
@@ -99,9 +168,9 @@ class FFTWBackend:
             real = pf.empty_aligned(batch + self.shape, dtype="float64")
             spec = pf.empty_aligned(batch + self.spectral_shape, dtype="complex128")
             flags = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
-            fwd = pf.FFTW(real, spec, axes=self.axes, flags=flags, threads=1)
+            fwd = pf.FFTW(real, spec, axes=self.axes, flags=flags, threads=self.threads)
             inv = pf.FFTW(spec, real, axes=self.axes, direction="FFTW_BACKWARD", flags=flags,
-                          threads=1)  # fmt: skip
+                          threads=self.threads)  # fmt: skip
             plan = self._plans[batch] = (real, spec, fwd, inv)
         return plan
 
@@ -130,7 +199,10 @@ def resolve_backend(request: str) -> str:
     return request
 
 
-def make_fft(shape: tuple[int, ...], backend: str = "numpy") -> NumpyBackend | FFTWBackend:
-    """FFT backend object for a grid of ``shape`` (``backend`` as for :func:`resolve_backend`)."""
+def make_fft(
+    shape: tuple[int, ...], backend: str = "numpy", threads: int = 1
+) -> NumpyBackend | FFTWBackend:
+    """FFT backend object for a grid of ``shape`` (``backend`` as for :func:`resolve_backend`;
+    ``threads``: FFTW threads, ignored by numpy)."""
     name = resolve_backend(backend)
-    return FFTWBackend(shape) if name == "fftw" else NumpyBackend(shape)
+    return FFTWBackend(shape, threads) if name == "fftw" else NumpyBackend(shape)

@@ -6,7 +6,8 @@ complex spectrum times a real coefficient is one real elementwise product on the
 ``float64`` view of the complex array: half the work of numpy's complex multiply and
 bit-identical to it.
 
-* :func:`etdrk2` -- Cox & Matthews ETDRK2, second order.
+* :func:`etdrk2` -- Cox & Matthews ETDRK2, second order, for nonlinear terms with a
+  single source field (Gray-Scott's ``u v^2``, Cahn-Hilliard's chemical potential).
 * :func:`etdrk4` -- Cox & Matthews ETDRK4 with the phi-functions evaluated stably
   (Kassam & Trefethen 2005), fourth order.
 """
@@ -19,11 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels import kernel_set
 from .spectral import SpectralOperators
 
 __all__ = [
     "Etdrk2Coefficients",
+    "Etdrk2Workspace",
     "Etdrk4Coefficients",
     "etdrk2",
     "etdrk2_coefficients",
@@ -69,49 +70,105 @@ def rmul(coefficient: np.ndarray, z: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 class Etdrk2Coefficients(NamedTuple):
-    """``exp(L dt)``, ``dt phi1(L dt)``, ``dt phi2(L dt)`` (real, C-contiguous)."""
+    """ETDRK2 coefficients, interleaved, shaped ``(n_components, 2 * n_modes)``.
+
+    ``expz = exp(L dt)``, ``p1 = dt phi1(L dt) c / N``, ``p2 = dt phi2(L dt) c / N`` for the
+    coupling ``c`` of the source spectrum and ``N`` grid points (the unnormalised forward
+    transform's factor, folded in here instead of an extra pass); ``k0`` (per component)
+    is ``dt phi1(L_0 dt) f`` for the constant part ``f`` of the nonlinear term.
+    """
 
     expz: np.ndarray
-    phi1: np.ndarray
-    phi2: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    k0: np.ndarray
 
 
-def etdrk2_coefficients(lin: np.ndarray, dt: float) -> Etdrk2Coefficients:
-    """ETDRK2 coefficients for the real diagonal operator ``lin`` and step ``dt``."""
+def etdrk2_coefficients(
+    lin: np.ndarray,
+    dt: float,
+    coupling: np.ndarray | float = 1.0,
+    constant: np.ndarray | None = None,
+    n_points: int = 1,
+) -> Etdrk2Coefficients:
+    """ETDRK2 coefficients for the real diagonal operator ``lin`` ``(n_components, *spectral)``.
+
+    The nonlinear term is ``N_i = coupling_i * F(g) / n_points + constant_i`` (see
+    :func:`etdrk2`).
+    """
+    lin = np.asarray(lin, dtype=float)
     z = lin * dt
     phi1, phi2 = phi_functions(z, 2)
-    c = np.ascontiguousarray
-    return Etdrk2Coefficients(c(np.exp(z)), c(dt * phi1), c(dt * phi2))
+    c = np.broadcast_to(np.asarray(coupling, dtype=float), z.shape) / n_points
+    rows = z.shape[0]
+
+    def flat(a: np.ndarray) -> np.ndarray:
+        return interleaved(a).reshape(rows, -1)
+
+    f = np.zeros(rows) if constant is None else np.asarray(constant, dtype=float)
+    k0 = dt * phi1.reshape(rows, -1)[:, 0] * f
+    return Etdrk2Coefficients(flat(np.exp(z)), flat(dt * phi1 * c), flat(dt * phi2 * c), k0)
+
+
+class Etdrk2Workspace:
+    """Buffers and FFT plans of :func:`etdrk2` for one grid (reused across calls).
+
+    ``x`` holds the real-space state (``n_components`` fields), ``g`` the source field,
+    ``g_hat`` its spectrum, ``s`` the state's spectrum (scaled so that the unnormalised
+    inverse transform gives the state), ``buf`` the input of the inverse transform (which
+    destroys it).
+    """
+
+    def __init__(self, sp: SpectralOperators, n_components: int) -> None:
+        fft = sp.fft
+        self.x = fft.empty_real((n_components,))
+        self.g = fft.empty_real((1,))
+        self.g_hat = fft.empty_spectral((1,))
+        self.s = fft.empty_spectral((n_components,))
+        self.buf = fft.empty_spectral((n_components,))
+        self.r2c = fft.plan_r2c(self.g, self.g_hat)
+        self.c2r = fft.plan_c2r(self.buf, self.x)
+        rows = n_components
+        self.gv = self.g_hat.view(np.float64).reshape(1, -1)
+        self.sv = self.s.view(np.float64).reshape(rows, -1)
+        self.bufv = self.buf.view(np.float64).reshape(rows, -1)
+        self.tmp = np.empty_like(self.sv)
+        self.scale = 1.0 / math.prod(sp.grid.shape)
 
 
 def etdrk2(
     w: np.ndarray,
     n: int,
     coeffs: Etdrk2Coefficients,
-    nonlinear: Callable[[np.ndarray, np.ndarray], None],
+    source: Callable[[np.ndarray, np.ndarray], None],
     sp: SpectralOperators,
-    kernels: Mapping[str, Callable[..., None]] | None = None,
+    ws: Etdrk2Workspace,
+    kernels: Mapping[str, Callable[..., None]],
 ) -> np.ndarray:
     """``n`` ETDRK2 steps of ``w_t = L w + N(w)`` from the real-space state ``w``.
 
-    ``nonlinear(w, out)`` writes the Fourier transform of ``N(w)`` into ``out``.
-    Per step: ``a = e^{Lh} w + h phi1 N(w)``, ``w <- a + h phi2 (N(a) - N(w))``, each
-    update one fused kernel (:func:`~.kernels.kernel_set`; numpy when not given).
-    Returns a new real-space array.
+    The nonlinear term has one source field: ``N_i(w) = c_i F(g(w)) + f_i`` with
+    ``source(w, out)`` writing the real field ``g(w)`` (shape ``(1, *grid)``) and the
+    coupling ``c`` and constant ``f`` folded into ``coeffs``. Per step (Cox & Matthews)
+    ``a = e^{Lh} w + h phi1 N(w)``, ``w <- a + h phi2 (N(a) - N(w))``: two forward
+    transforms of the single source field, two inverse transforms of the state, and two
+    fused updates (:mod:`~.kernels`). Returns a new real-space array.
     """
-    axpby, correct = (kernels or kernel_set("numpy")[1]).values()
-    w_hat = sp.forward(w)
-    n0, n1, a_hat = (np.empty_like(w_hat) for _ in range(3))
-    a = np.empty_like(w)
-    w = w.copy()
+    predict, correct = kernels["predict"], kernels["correct"]
+    np.copyto(ws.x, w)
+    np.multiply(sp.forward(w), ws.scale, out=ws.s)
+    e, p1, p2, k0 = coeffs
+    x, g, sv, bufv, gv, tmp = ws.x, ws.g, ws.sv, ws.bufv, ws.gv, ws.tmp
     for _ in range(n):
-        nonlinear(w, n0)
-        axpby(coeffs.expz, w_hat, coeffs.phi1, n0, a_hat)
-        sp.inverse(a_hat, out=a)
-        nonlinear(a, n1)
-        correct(a_hat, coeffs.phi2, n1, n0, w_hat)
-        sp.inverse(w_hat, out=w)
-    return w
+        source(x, g)
+        ws.r2c()
+        predict(sv, gv, e, p1, p2, k0, bufv, tmp)  # buf = a_hat, s = a_hat - p2 F(g(w))
+        ws.c2r()
+        source(x, g)
+        ws.r2c()
+        correct(sv, gv, p2, bufv, tmp)  # s = w_hat (new), buf = s
+        ws.c2r()
+    return x.copy()
 
 
 class Etdrk4Coefficients(NamedTuple):

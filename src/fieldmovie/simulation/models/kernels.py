@@ -1,12 +1,17 @@
-"""Fused elementwise kernels of the exponential integrators (numba when importable).
+"""Fused elementwise kernels of the ETDRK2 integrator (numba when requested and importable).
 
-Each kernel does in one pass what numpy does in two or three (with temporaries).  The
+Each kernel does in one pass what numpy does in three to five (with a temporary). The
 numba versions are compiled without ``fastmath`` (no reassociation, no fused
-multiply-add), so they round exactly like the numpy expressions they replace (a real
-coefficient times a complex spectrum as a complex product, as numpy does): results are
-bit-identical with
-and without numba (tests/test_models.py checks it).  Spectra are complex arrays; a real
-coefficient broadcasts over their leading batch axes (``x.size`` a multiple of its size).
+multiply-add) and evaluate the same real operations in the same order as the numpy
+versions, so results are bit-identical with and without numba (tests/test_models.py
+checks it).
+
+Spectra are passed as ``float64`` views of complex arrays, shaped ``(n_components, m)``
+(``m`` = twice the number of modes); real coefficients are *interleaved* (each entry
+repeated for the real and the imaginary part, :func:`~.integrators.interleaved`) to the
+same shape. The single source spectrum ``g`` is ``(1, m)`` and broadcasts over the
+components. ``k0`` adds a constant to the real part of every component's mean mode
+(element 0), e.g. Gray-Scott's feed term ``F``.
 """
 
 from __future__ import annotations
@@ -19,20 +24,38 @@ import numpy as np
 __all__ = ["KERNEL_SETS", "kernel_set"]
 
 
-def _axpby_numpy(a: np.ndarray, x: np.ndarray, b: np.ndarray, y: np.ndarray,
-                 out: np.ndarray) -> None:  # fmt: skip
-    """``out = a * x + b * y``."""
-    tmp = b * y
-    np.multiply(a, x, out=out)
+def _predict_numpy(s: np.ndarray, g: np.ndarray, e: np.ndarray, p1: np.ndarray,
+                   p2: np.ndarray, k0: np.ndarray, out: np.ndarray,
+                   tmp: np.ndarray) -> None:  # fmt: skip
+    """``out = e * s + p1 * g`` (plus ``k0`` on the mean), then ``s = out - p2 * g``."""
+    np.multiply(p1, g, out=tmp)
+    np.multiply(e, s, out=out)
     out += tmp
+    np.multiply(p2, g, out=tmp)
+    np.subtract(out, tmp, out=s)
+    out[:, 0] += k0
+    s[:, 0] = out[:, 0] - p2[:, 0] * g[:, 0]
 
 
-def _etd_correct_numpy(a: np.ndarray, p: np.ndarray, n1: np.ndarray, n0: np.ndarray,
-                       out: np.ndarray) -> None:  # fmt: skip
-    """``out = a + p * (n1 - n0)``."""
-    tmp = n1 - n0
-    tmp *= p
-    np.add(a, tmp, out=out)
+def _correct_numpy(s: np.ndarray, g: np.ndarray, p2: np.ndarray, out: np.ndarray,
+                   tmp: np.ndarray) -> None:  # fmt: skip
+    """``s = s + p2 * g``, ``out = s``."""
+    np.multiply(p2, g, out=tmp)
+    s += tmp
+    np.copyto(out, s)
+
+
+def _uvv_numpy(u: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+    """``out = u * v * v``."""
+    np.multiply(u, v, out=out)
+    out *= v
+
+
+def _cubic_numpy(c: np.ndarray, a: float, out: np.ndarray) -> None:
+    """``out = (c * c - a) * c`` (``c^3 - a c``)."""
+    np.multiply(c, c, out=out)
+    out -= a
+    out *= c
 
 
 def _numba_kernels() -> dict[str, Callable[..., Any]] | None:
@@ -41,31 +64,44 @@ def _numba_kernels() -> dict[str, Callable[..., Any]] | None:
     except ImportError:
         return None
 
-    @numba.njit(cache=True, fastmath=False)
-    def axpby(a, x, b, y, out):  # noqa: ANN001, ANN202
-        a, b = a.ravel(), b.ravel()
-        x, y, o = x.reshape(-1), y.reshape(-1), out.reshape(-1)
-        m = a.size
-        for j in range(x.size // m):
-            s = j * m
-            for i in range(m):
-                o[s + i] = complex(a[i]) * x[s + i] + complex(b[i]) * y[s + i]
+    jit = numba.njit(cache=True, fastmath=False, boundscheck=False)
 
-    @numba.njit(cache=True, fastmath=False)
-    def etd_correct(a, p, n1, n0, out):  # noqa: ANN001, ANN202
-        p = p.ravel()
-        a, n1, n0, o = a.reshape(-1), n1.reshape(-1), n0.reshape(-1), out.reshape(-1)
-        m = p.size
-        for j in range(a.size // m):
-            s = j * m
-            for i in range(m):
-                o[s + i] = a[s + i] + complex(p[i]) * (n1[s + i] - n0[s + i])
+    @jit
+    def predict(s, g, e, p1, p2, k0, out, tmp):  # noqa: ANN001, ANN202, ARG001
+        for c in range(s.shape[0]):
+            for i in range(s.shape[1]):
+                b = e[c, i] * s[c, i] + p1[c, i] * g[0, i]
+                out[c, i] = b
+                s[c, i] = b - p2[c, i] * g[0, i]
+            out[c, 0] += k0[c]
+            s[c, 0] = out[c, 0] - p2[c, 0] * g[0, 0]
 
-    return {"axpby": axpby, "etd_correct": etd_correct}
+    @jit
+    def correct(s, g, p2, out, tmp):  # noqa: ANN001, ANN202, ARG001
+        for c in range(s.shape[0]):
+            for i in range(s.shape[1]):
+                b = s[c, i] + p2[c, i] * g[0, i]
+                s[c, i] = b
+                out[c, i] = b
+
+    @jit
+    def uvv(u, v, out):  # noqa: ANN001, ANN202
+        u, v, o = u.reshape(-1), v.reshape(-1), out.reshape(-1)
+        for i in range(o.size):
+            o[i] = u[i] * v[i] * v[i]
+
+    @jit
+    def cubic(c, a, out):  # noqa: ANN001, ANN202
+        c, o = c.reshape(-1), out.reshape(-1)
+        for i in range(o.size):
+            o[i] = (c[i] * c[i] - a) * c[i]
+
+    return {"predict": predict, "correct": correct, "uvv": uvv, "cubic": cubic}
 
 
 KERNEL_SETS = ("auto", "numba", "numpy")
-_NUMPY = {"axpby": _axpby_numpy, "etd_correct": _etd_correct_numpy}
+_NUMPY = {"predict": _predict_numpy, "correct": _correct_numpy, "uvv": _uvv_numpy,
+          "cubic": _cubic_numpy}  # fmt: skip
 _cache: dict[str, dict[str, Callable[..., Any]] | None] = {}
 
 

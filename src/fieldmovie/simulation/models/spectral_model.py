@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -10,7 +11,7 @@ import numpy as np
 from .base import Model
 from .fft import BACKENDS, resolve_backend
 from .grid import Grid
-from .integrators import Etdrk2Coefficients, etdrk2, etdrk2_coefficients
+from .integrators import Etdrk2Coefficients, Etdrk2Workspace, etdrk2, etdrk2_coefficients
 from .kernels import KERNEL_SETS, kernel_set
 from .spectral import SpectralOperators, spectral_tail
 
@@ -98,7 +99,12 @@ class SpectralModel(Model):
 class SemilinearModel(SpectralModel):
     """``w_t = L w + N(w)`` with diagonal real ``L``, integrated with ETDRK2.
 
-    Subclasses give :meth:`linear_operator` and :meth:`nonlinear`; ``integrate`` is shared.
+    The nonlinear term has a single real source field ``g(w)``:
+    ``N_i(w) = coupling_i * F(g(w)) + constant_i`` (Gray-Scott: ``g = u v^2``, coupling
+    ``(-1, 1)``, constant ``(F, 0)``; Cahn-Hilliard: ``g = c^3 - (1 + S) c``, coupling
+    ``-D k^2``), so a step transforms one field forward twice and the state back twice.
+    Subclasses give :meth:`linear_operator`, :meth:`source`, :meth:`coupling` and
+    :meth:`constant`; ``integrate`` is shared.
     """
 
     order: ClassVar[float | None] = 2.0
@@ -107,15 +113,40 @@ class SemilinearModel(SpectralModel):
         """Real ``L`` broadcastable to ``(n_components, *spectral_shape)``."""
         raise NotImplementedError
 
-    def nonlinear(self, w: np.ndarray, out: np.ndarray) -> None:
-        """Write the spectrum of ``N(w)`` for the real-space state ``w`` into ``out``."""
+    def source(self, w: np.ndarray, out: np.ndarray) -> None:
+        """Write the real source field ``g(w)`` (shape ``(1, *grid.shape)``) into ``out``."""
         raise NotImplementedError
 
+    def coupling(self) -> np.ndarray | float:
+        """Real multiplier of ``F(g)`` per component, broadcastable like ``L``."""
+        return 1.0
+
+    def constant(self) -> np.ndarray | None:
+        """Constant part of ``N`` per component (``None``: zero)."""
+        return None
+
+    def nonlinear(self, w: np.ndarray) -> np.ndarray:
+        """The spectrum of ``N(w)`` (``numpy.fft.rfftn`` layout), for checks and analysis."""
+        g = np.empty((1, *self.grid.shape))
+        self.source(w, g)
+        shape = (len(self.components), *self.spectral.spectral_shape)
+        out = np.broadcast_to(self.coupling(), shape) * self.spectral.forward(g)
+        f = self.constant()
+        if f is not None:
+            out[(Ellipsis, *(0,) * self.grid.dim)] += np.asarray(f) * math.prod(self.grid.shape)
+        return out
+
     def make_coefficients(self, dt: float) -> Etdrk2Coefficients:
-        return etdrk2_coefficients(self.linear_operator(), dt)
+        shape = (len(self.components), *self.spectral.spectral_shape)
+        lin = np.broadcast_to(self.linear_operator(), shape)
+        return etdrk2_coefficients(lin, dt, self.coupling(), self.constant(),
+                                   math.prod(self.grid.shape))  # fmt: skip
 
     def integrate(
         self, state: np.ndarray, t0: float, t1: float, n: int, rng: np.random.Generator
     ) -> np.ndarray:
         coeffs = self.coefficients((t1 - t0) / n)
-        return etdrk2(state, n, coeffs, self.nonlinear, self.spectral, self.kernels)
+        ws = self.__dict__.get("_etdrk2_workspace")
+        if ws is None:  # buffers and FFT plans, made once per model
+            ws = self._etdrk2_workspace = Etdrk2Workspace(self.spectral, len(self.components))
+        return etdrk2(state, n, coeffs, self.source, self.spectral, ws, self.kernels)
