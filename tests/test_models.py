@@ -616,7 +616,7 @@ def test_numba_kernels_round_like_numpy() -> None:
     k0 = rng.standard_normal(2)
     cases = {
         "predict": lambda: (s.copy(), g, c1, c2, c3, k0, np.empty_like(s), tmp.copy()),
-        "correct": lambda: (s.copy(), g, c1, np.empty_like(s), tmp.copy()),
+        "correct": lambda: (s.copy(), g, c1, tmp.copy()),
         "uvv": lambda: (c1[0], c2[0], np.empty(40)),
         "cubic": lambda: (c1[0], 1.5, np.empty(40)),
     }

@@ -115,8 +115,7 @@ class Etdrk2Workspace:
 
     ``x`` holds the real-space state (``n_components`` fields), ``g`` the source field,
     ``g_hat`` its spectrum, ``s`` the state's spectrum (scaled so that the unnormalised
-    inverse transform gives the state), ``buf`` the input of the inverse transform (which
-    destroys it).
+    inverse transform gives the state), ``buf`` the predictor's spectrum.
     """
 
     def __init__(self, sp: SpectralOperators, n_components: int) -> None:
@@ -127,7 +126,8 @@ class Etdrk2Workspace:
         self.s = fft.empty_spectral((n_components,))
         self.buf = fft.empty_spectral((n_components,))
         self.r2c = fft.plan_r2c(self.g, self.g_hat)
-        self.c2r = fft.plan_c2r(self.buf, self.x)
+        self.c2r_buf = fft.plan_c2r(self.buf, self.x)
+        self.c2r_s = fft.plan_c2r(self.s, self.x)
         rows = n_components
         self.gv = self.g_hat.view(np.float64).reshape(1, -1)
         self.sv = self.s.view(np.float64).reshape(rows, -1)
@@ -163,11 +163,11 @@ def etdrk2(
         source(x, g)
         ws.r2c()
         predict(sv, gv, e, p1, p2, k0, bufv, tmp)  # buf = a_hat, s = a_hat - p2 F(g(w))
-        ws.c2r()
+        ws.c2r_buf()
         source(x, g)
         ws.r2c()
-        correct(sv, gv, p2, bufv, tmp)  # s = w_hat (new), buf = s
-        ws.c2r()
+        correct(sv, gv, p2, tmp)  # s = w_hat (new)
+        ws.c2r_s()
     return x.copy()
 
 

@@ -37,12 +37,10 @@ def _predict_numpy(s: np.ndarray, g: np.ndarray, e: np.ndarray, p1: np.ndarray,
     s[:, 0] = out[:, 0] - p2[:, 0] * g[:, 0]
 
 
-def _correct_numpy(s: np.ndarray, g: np.ndarray, p2: np.ndarray, out: np.ndarray,
-                   tmp: np.ndarray) -> None:  # fmt: skip
-    """``s = s + p2 * g``, ``out = s``."""
+def _correct_numpy(s: np.ndarray, g: np.ndarray, p2: np.ndarray, tmp: np.ndarray) -> None:
+    """``s = s + p2 * g``."""
     np.multiply(p2, g, out=tmp)
     s += tmp
-    np.copyto(out, s)
 
 
 def _uvv_numpy(u: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
@@ -77,12 +75,10 @@ def _numba_kernels() -> dict[str, Callable[..., Any]] | None:
             s[c, 0] = out[c, 0] - p2[c, 0] * g[0, 0]
 
     @jit
-    def correct(s, g, p2, out, tmp):  # noqa: ANN001, ANN202, ARG001
+    def correct(s, g, p2, tmp):  # noqa: ANN001, ANN202, ARG001
         for c in range(s.shape[0]):
             for i in range(s.shape[1]):
-                b = s[c, i] + p2[c, i] * g[0, i]
-                s[c, i] = b
-                out[c, i] = b
+                s[c, i] = s[c, i] + p2[c, i] * g[0, i]
 
     @jit
     def uvv(u, v, out):  # noqa: ANN001, ANN202
