@@ -114,22 +114,27 @@ class Etdrk2Workspace:
     """Buffers and FFT plans of :func:`etdrk2` for one grid (reused across calls).
 
     ``x`` holds the real-space state (``n_components`` fields), ``g`` the source field,
-    ``g_hat`` its spectrum, ``s`` the state's spectrum (scaled so that the unnormalised
-    inverse transform gives the state), ``buf`` the predictor's spectrum.
+    ``g_hat`` and ``g1_hat`` its spectra at the state and the predictor, ``s`` the state's
+    spectrum (scaled so that the unnormalised inverse transform gives the state), ``buf``
+    the predictor's spectrum.
     """
 
     def __init__(self, sp: SpectralOperators, n_components: int) -> None:
         fft = sp.fft
         self.x = fft.empty_real((n_components,))
         self.g = fft.empty_real((1,))
-        self.g_hat = fft.empty_spectral((1,))
+        self.g_hat = fft.empty_spectral((1,))  # of g(w)
+        self.g1_hat = fft.empty_spectral((1,))  # of g(a)
         self.s = fft.empty_spectral((n_components,))
         self.buf = fft.empty_spectral((n_components,))
         self.r2c = fft.plan_r2c(self.g, self.g_hat)
+        self.r2c_1 = fft.plan_r2c(self.g, self.g1_hat)
         self.c2r_buf = fft.plan_c2r(self.buf, self.x)
         self.c2r_s = fft.plan_c2r(self.s, self.x)
+        self.r2c_x = fft.plan_r2c(self.x, self.s)  # destroys x
         rows = n_components
         self.gv = self.g_hat.view(np.float64).reshape(1, -1)
+        self.g1v = self.g1_hat.view(np.float64).reshape(1, -1)
         self.sv = self.s.view(np.float64).reshape(rows, -1)
         self.bufv = self.buf.view(np.float64).reshape(rows, -1)
         self.tmp = np.empty_like(self.sv)
@@ -141,7 +146,6 @@ def etdrk2(
     n: int,
     coeffs: Etdrk2Coefficients,
     source: Callable[[np.ndarray, np.ndarray], None],
-    sp: SpectralOperators,
     ws: Etdrk2Workspace,
     kernels: Mapping[str, Callable[..., None]],
 ) -> np.ndarray:
@@ -152,21 +156,24 @@ def etdrk2(
     coupling ``c`` and constant ``f`` folded into ``coeffs``. Per step (Cox & Matthews)
     ``a = e^{Lh} w + h phi1 N(w)``, ``w <- a + h phi2 (N(a) - N(w))``: two forward
     transforms of the single source field, two inverse transforms of the state, and two
-    fused updates (:mod:`~.kernels`). Returns a new real-space array.
+    fused updates (:mod:`~.kernels`), all on the buffers of ``ws`` (no copies, no
+    normalisation pass). Returns a new real-space array.
     """
     predict, correct = kernels["predict"], kernels["correct"]
     np.copyto(ws.x, w)
-    np.multiply(sp.forward(w), ws.scale, out=ws.s)
+    ws.r2c_x()
+    ws.s *= ws.scale
+    np.copyto(ws.x, w)
     e, p1, p2, k0 = coeffs
-    x, g, sv, bufv, gv, tmp = ws.x, ws.g, ws.sv, ws.bufv, ws.gv, ws.tmp
+    x, g, sv, bufv, gv, g1v, tmp = ws.x, ws.g, ws.sv, ws.bufv, ws.gv, ws.g1v, ws.tmp
     for _ in range(n):
         source(x, g)
         ws.r2c()
-        predict(sv, gv, e, p1, p2, k0, bufv, tmp)  # buf = a_hat, s = a_hat - p2 F(g(w))
+        predict(sv, gv, e, p1, k0, bufv, tmp)  # buf = a_hat
         ws.c2r_buf()
         source(x, g)
-        ws.r2c()
-        correct(sv, gv, p2, tmp)  # s = w_hat (new)
+        ws.r2c_1()
+        correct(bufv, g1v, gv, p2, sv, tmp)  # s = new w_hat
         ws.c2r_s()
     return x.copy()
 

@@ -25,22 +25,20 @@ __all__ = ["KERNEL_SETS", "kernel_set"]
 
 
 def _predict_numpy(s: np.ndarray, g: np.ndarray, e: np.ndarray, p1: np.ndarray,
-                   p2: np.ndarray, k0: np.ndarray, out: np.ndarray,
-                   tmp: np.ndarray) -> None:  # fmt: skip
-    """``out = e * s + p1 * g`` (plus ``k0`` on the mean), then ``s = out - p2 * g``."""
+                   k0: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:  # fmt: skip
+    """``out = e * s + p1 * g``, plus ``k0`` on the mean."""
     np.multiply(p1, g, out=tmp)
     np.multiply(e, s, out=out)
     out += tmp
-    np.multiply(p2, g, out=tmp)
-    np.subtract(out, tmp, out=s)
     out[:, 0] += k0
-    s[:, 0] = out[:, 0] - p2[:, 0] * g[:, 0]
 
 
-def _correct_numpy(s: np.ndarray, g: np.ndarray, p2: np.ndarray, tmp: np.ndarray) -> None:
-    """``s = s + p2 * g``."""
-    np.multiply(p2, g, out=tmp)
-    s += tmp
+def _correct_numpy(a: np.ndarray, g1: np.ndarray, g0: np.ndarray, p2: np.ndarray,
+                   out: np.ndarray, tmp: np.ndarray) -> None:  # fmt: skip
+    """``out = a + p2 * (g1 - g0)``."""
+    d = np.subtract(g1, g0, out=tmp[:1])
+    np.multiply(p2, d, out=out)
+    out += a  # IEEE addition commutes: the same bits as a + p2 * d
 
 
 def _uvv_numpy(u: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
@@ -65,20 +63,17 @@ def _numba_kernels() -> dict[str, Callable[..., Any]] | None:
     jit = numba.njit(cache=True, fastmath=False, boundscheck=False)
 
     @jit
-    def predict(s, g, e, p1, p2, k0, out, tmp):  # noqa: ANN001, ANN202, ARG001
+    def predict(s, g, e, p1, k0, out, tmp):  # noqa: ANN001, ANN202, ARG001
         for c in range(s.shape[0]):
             for i in range(s.shape[1]):
-                b = e[c, i] * s[c, i] + p1[c, i] * g[0, i]
-                out[c, i] = b
-                s[c, i] = b - p2[c, i] * g[0, i]
+                out[c, i] = e[c, i] * s[c, i] + p1[c, i] * g[0, i]
             out[c, 0] += k0[c]
-            s[c, 0] = out[c, 0] - p2[c, 0] * g[0, 0]
 
     @jit
-    def correct(s, g, p2, tmp):  # noqa: ANN001, ANN202, ARG001
-        for c in range(s.shape[0]):
-            for i in range(s.shape[1]):
-                s[c, i] = s[c, i] + p2[c, i] * g[0, i]
+    def correct(a, g1, g0, p2, out, tmp):  # noqa: ANN001, ANN202, ARG001
+        for c in range(a.shape[0]):
+            for i in range(a.shape[1]):
+                out[c, i] = a[c, i] + p2[c, i] * (g1[0, i] - g0[0, i])
 
     @jit
     def uvv(u, v, out):  # noqa: ANN001, ANN202

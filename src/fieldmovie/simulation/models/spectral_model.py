@@ -149,4 +149,4 @@ class SemilinearModel(SpectralModel):
         ws = self.__dict__.get("_etdrk2_workspace")
         if ws is None:  # buffers and FFT plans, made once per model
             ws = self._etdrk2_workspace = Etdrk2Workspace(self.spectral, len(self.components))
-        return etdrk2(state, n, coeffs, self.source, self.spectral, ws, self.kernels)
+        return etdrk2(state, n, coeffs, self.source, ws, self.kernels)
