@@ -40,7 +40,7 @@ class CahnHilliard(SemilinearModel):
     parameters: ClassVar[dict[str, float]] = {"D": 1.0, "gamma": 1.0, "c0": 0.0}
     dims: ClassVar[tuple[int, ...]] = (1, 2, 3)
     extra_options: ClassVar[dict[str, Any]] = {"fft": "auto", "kernels": "numpy",
-                                               "fft_threads": 1, "stabilisation": 0.0}  # fmt: skip
+                                               "stabilisation": 0.0}  # fmt: skip
     # stiff order reduction: the error falls like dt^1.5 (tests/test_convergence.py), with
     # C = 1.1e-4 .. 6.4e-4 measured on 64^2 / 128^2 domains; 8e-4 keeps a margin
     order: ClassVar[float | None] = 1.5

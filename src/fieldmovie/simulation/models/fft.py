@@ -10,10 +10,9 @@ Besides the copying :meth:`forward`/:meth:`inverse`, each backend makes *plans* 
 the caller owns (:meth:`plan_r2c`, :meth:`plan_c2r`): unnormalised transforms that run
 in place on those buffers without copies, for the integrators' inner loops.
 
-FFTW plans are made with ``FFTW_ESTIMATE``: ``FFTW_MEASURE`` would pick the algorithm by
-timing, so two processes could round differently and a restarted segment would not be
-bit-identical to an uninterrupted run. One thread by default; a thread count > 1 is an
-explicit choice of the caller (deterministic for that count).
+FFTW plans are made with ``FFTW_ESTIMATE`` and one thread: ``FFTW_MEASURE`` would pick
+the algorithm by timing, so two processes could round differently and a restarted
+segment would not be bit-identical to an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -125,12 +124,10 @@ class NumpyBackend:
 
 
 class FFTWBackend:
-    """Planned pyFFTW transforms (``FFTW_ESTIMATE``, ``threads`` threads, default 1).
+    """Planned pyFFTW transforms, one plan pair per batch shape (``FFTW_ESTIMATE``, 1 thread).
 
-    :meth:`forward`/:meth:`inverse` keep one plan pair per batch shape and copy data into
-    and out of its aligned buffers, so the caller's arrays are never aliased or destroyed
-    (the complex-to-real transform destroys its input); :meth:`plan_r2c`/:meth:`plan_c2r`
-    run on the caller's buffers.
+    Data are copied into and out of the plan's aligned buffers, so the caller's arrays are
+    never aliased or destroyed (the complex-to-real transform destroys its input).
     """
 
     name = "fftw"

@@ -25,8 +25,6 @@ class SpectralOperators:
     fft:
         FFT backend: ``"numpy"`` (default), ``"fftw"`` (planned pyFFTW) or ``"auto"``
         (``fftw`` when pyFFTW is installed).  ``fft_backend`` says which one is used.
-    threads:
-        FFTW threads (deterministic per count; ignored by numpy).
 
     Attributes
     ----------
@@ -39,11 +37,11 @@ class SpectralOperators:
         ``|k|^2`` with the spectral shape (read-only).
     """
 
-    def __init__(self, grid: Grid, fft: str = "numpy", threads: int = 1) -> None:
+    def __init__(self, grid: Grid, fft: str = "numpy") -> None:
         self.grid = grid
         self.axes: tuple[int, ...] = tuple(range(-grid.dim, 0))
         self.spectral_shape: tuple[int, ...] = grid.shape[:-1] + (grid.shape[-1] // 2 + 1,)
-        self.fft = self._fft = make_fft(grid.shape, fft, threads)
+        self.fft = self._fft = make_fft(grid.shape, fft)
         self.fft_backend: str = self._fft.name
         k: list[np.ndarray] = []
         for axis, (n, dx) in enumerate(zip(grid.shape, grid.spacing, strict=True)):

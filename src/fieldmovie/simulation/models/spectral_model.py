@@ -25,11 +25,7 @@ class SpectralModel(Model):
     or ``"fftw"``; ``fft_backend`` names the one in use (record it with a run: the two
     agree to ~1e-15 relative, not bit for bit).  Option ``kernels``: ``"numpy"`` (default),
     ``"numba"`` or ``"auto"`` (numba when installed) for the fused integrator updates; both
-    round identically (``kernels_name`` names the one in use). Option ``fft_threads``
-    (default 1): FFTW threads. Results are deterministic for a given thread count but may
-    differ in the last bits between counts, so it is an explicit option (recorded with the
-    run's model options), never taken from the machine; sweeps run many single-threaded
-    jobs in parallel, where threads only add overhead.  numba saves 0-16 % per
+    round identically (``kernels_name`` names the one in use).  numba saves 0-16 % per
     step (most at 256^2) but costs ~1 s per process to import and load its cache, so it
     pays only for long segments.
     :meth:`resolution` measures the spectral tail; above :attr:`resolution_limit` = 1e-4
@@ -38,7 +34,7 @@ class SpectralModel(Model):
     converged run, 2e-3 with 10-25 % (docs/models.md).
     """
 
-    extra_options: ClassVar[dict[str, Any]] = {"fft": "auto", "kernels": "numpy", "fft_threads": 1}
+    extra_options: ClassVar[dict[str, Any]] = {"fft": "auto", "kernels": "numpy"}
     resolution_limit: ClassVar[float | None] = 1e-4
     #: maximum mode number of the smooth random initial field
     init_modes: ClassVar[int] = 4
@@ -50,9 +46,7 @@ class SpectralModel(Model):
         options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(grid, parameters, options)
-        self.spectral = SpectralOperators(
-            grid, fft=self.options["fft"], threads=self.options["fft_threads"]
-        )
+        self.spectral = SpectralOperators(grid, fft=self.options["fft"])
         self.fft_backend: str = self.spectral.fft_backend
         self.kernels_name, self.kernels = kernel_set(self.options["kernels"])
         self._coefficient_cache: dict[float, Any] = {}
@@ -67,13 +61,6 @@ class SpectralModel(Model):
                     f"model option 'fft' of model {self.name!r} must be one of "
                     f"{', '.join(BACKENDS)}, got {value!r}"
                 ) from None
-        if key == "fft_threads":
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"model option 'fft_threads' of model {self.name!r} must be an integer "
-                    f">= 1, got {value!r}"
-                )
-            return value
         if key == "kernels":
             if value not in KERNEL_SETS:
                 raise ValueError(
