@@ -7,16 +7,17 @@ versions, so results are bit-identical with and without numba (tests/test_models
 checks it).
 
 Spectra are passed as ``float64`` views of complex arrays, shaped ``(n_components, m)``
-(``m`` = twice the number of modes); real coefficients are *interleaved* (each entry
+(``m`` = twice the number of modes). Real coefficients are *interleaved* (each entry
 repeated for the real and the imaginary part, :func:`~.integrators.interleaved`) to the
-same shape. The single source spectrum ``g`` is ``(1, m)`` and broadcasts over the
-components. ``k0`` adds a constant to the real part of every component's mean mode
-(element 0), e.g. Gray-Scott's feed term ``F``.
+same shape for numpy, and given once per mode, ``(n_components, m / 2)``, for numba (half
+the memory traffic, the same products; ``kernels["per_mode"]`` says which). The single
+source spectrum ``g`` is ``(1, m)`` and broadcasts over the components. ``k0`` adds a
+constant to the real part of every component's mean mode (element 0), e.g. Gray-Scott's
+feed term ``F``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ def _cubic_numpy(c: np.ndarray, a: float, out: np.ndarray) -> None:
     out *= c
 
 
-def _numba_kernels() -> dict[str, Callable[..., Any]] | None:
+def _numba_kernels() -> dict[str, Any] | None:
     try:
         import numba
     except ImportError:
@@ -62,18 +63,23 @@ def _numba_kernels() -> dict[str, Callable[..., Any]] | None:
 
     jit = numba.njit(cache=True, fastmath=False, boundscheck=False)
 
+    # coefficients once per mode (e[c, j] for the float pair 2j, 2j + 1)
     @jit
     def predict(s, g, e, p1, k0, out, tmp):  # noqa: ANN001, ANN202, ARG001
         for c in range(s.shape[0]):
-            for i in range(s.shape[1]):
-                out[c, i] = e[c, i] * s[c, i] + p1[c, i] * g[0, i]
+            for j in range(e.shape[1]):
+                ec, pc = e[c, j], p1[c, j]
+                out[c, 2 * j] = ec * s[c, 2 * j] + pc * g[0, 2 * j]
+                out[c, 2 * j + 1] = ec * s[c, 2 * j + 1] + pc * g[0, 2 * j + 1]
             out[c, 0] += k0[c]
 
     @jit
     def correct(a, g1, g0, p2, out, tmp):  # noqa: ANN001, ANN202, ARG001
         for c in range(a.shape[0]):
-            for i in range(a.shape[1]):
-                out[c, i] = a[c, i] + p2[c, i] * (g1[0, i] - g0[0, i])
+            for j in range(p2.shape[1]):
+                pc, i = p2[c, j], 2 * j
+                out[c, i] = a[c, i] + pc * (g1[0, i] - g0[0, i])
+                out[c, i + 1] = a[c, i + 1] + pc * (g1[0, i + 1] - g0[0, i + 1])
 
     @jit
     def uvv(u, v, out):  # noqa: ANN001, ANN202
@@ -87,16 +93,17 @@ def _numba_kernels() -> dict[str, Callable[..., Any]] | None:
         for i in range(o.size):
             o[i] = (c[i] * c[i] - a) * c[i]
 
-    return {"predict": predict, "correct": correct, "uvv": uvv, "cubic": cubic}
+    return {"predict": predict, "correct": correct, "uvv": uvv, "cubic": cubic,
+            "per_mode": True}  # fmt: skip
 
 
 KERNEL_SETS = ("auto", "numba", "numpy")
 _NUMPY = {"predict": _predict_numpy, "correct": _correct_numpy, "uvv": _uvv_numpy,
-          "cubic": _cubic_numpy}  # fmt: skip
-_cache: dict[str, dict[str, Callable[..., Any]] | None] = {}
+          "cubic": _cubic_numpy, "per_mode": False}  # fmt: skip
+_cache: dict[str, dict[str, Any] | None] = {}
 
 
-def kernel_set(request: str = "auto") -> tuple[str, dict[str, Callable[..., Any]]]:
+def kernel_set(request: str = "auto") -> tuple[str, dict[str, Any]]:
     """``(name, kernels)`` for ``request``: ``auto`` is numba when it imports, else numpy.
 
     numba is imported and the kernels compiled (or loaded from numba's cache) on first use.
