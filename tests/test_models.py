@@ -691,3 +691,25 @@ def test_pde_model_without_pypde_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pde", None)  # makes "import pde" fail
     with pytest.raises(ValueError, match=r"needs py-pde.*pip install py-pde"):
         resolve_model("pde:models_for_tests:pde_brusselator")
+
+
+def test_pyfftw_loads_without_its_dask_and_scipy_interfaces() -> None:
+    """Loading pyFFTW skips its costly optional interfaces and leaves imports working."""
+    code = textwrap.dedent(
+        """
+        import importlib.util, sys
+        from fieldmovie.simulation.models import fft
+        if fft._pyfftw() is None:
+            print("no-pyfftw"); raise SystemExit
+        assert "dask.array" not in sys.modules and "scipy.fftpack" not in sys.modules
+        for name in ("dask.array", "scipy.fftpack"):
+            if importlib.util.find_spec(name.split(".")[0]) is not None:
+                importlib.import_module(name)  # still importable afterwards
+        print("ok")
+        """
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("ok", "no-pyfftw")
