@@ -25,9 +25,9 @@ class SpectralModel(Model):
     or ``"fftw"``; ``fft_backend`` names the one in use (record it with a run: the two
     agree to ~1e-15 relative, not bit for bit).  Option ``kernels``: ``"numpy"`` (default),
     ``"numba"`` or ``"auto"`` (numba when installed) for the fused integrator updates; both
-    round identically (``kernels_name`` names the one in use).  numba saves 0-16 % per
-    step (most at 256^2) but costs ~1 s per process to import and load its cache, so it
-    pays only for long segments.
+    round identically (``kernels_name`` names the one in use).  numba saves 10-20 % per
+    step but costs ~0.6 s of CPU per process to import and load its cache, so it pays
+    only for segments of several thousand steps.
     :meth:`resolution` measures the spectral tail; above :attr:`resolution_limit` = 1e-4
     (of the fluctuation energy in the highest third of modes) a field counts as
     under-resolved: for Gray-Scott a tail of 1e-4 goes with ~1 % field error against a
