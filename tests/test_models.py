@@ -758,3 +758,39 @@ def test_etdrk2_equals_the_textbook_scheme(name: str, shape: tuple, fft: str) ->
         w = inv(w_hat)
     out = model.advance(state, 0.0, steps * dt, None)
     assert np.linalg.norm(out - w) <= 1e-13 * np.linalg.norm(w)
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "auto"])
+def test_semilinear_model_with_one_source_per_component(kernels: str) -> None:
+    """Any nonlinear term fits: one source field per component (``g_i = N_i``)."""
+    from fieldmovie.simulation.models import GrayScott
+
+    class TwoSources(GrayScott):
+        n_sources = 2
+
+        def source(self, w: np.ndarray, out: np.ndarray) -> None:
+            np.multiply(w[0] * w[1], w[1], out=out[1])
+            np.subtract(self.params["F"], out[1], out=out[0])
+
+        def coupling(self) -> float:
+            return 1.0
+
+        def constant(self) -> None:
+            return None
+
+    grid = Grid((24, 20), (2.5, 2.5 * 20 / 24))
+    state = GrayScott(grid).initial_state(np.random.default_rng(0))
+    opts = {"kernels": kernels, "dt": 0.5}
+    ref = GrayScott(grid, options=opts).advance(state, 0.0, 20.0, None)
+    two = TwoSources(grid, options=opts)
+    np.testing.assert_allclose(two.nonlinear(state), GrayScott(grid).nonlinear(state), atol=1e-12)
+    out = two.advance(state, 0.0, 20.0, None)
+    assert np.linalg.norm(out - ref) <= 1e-13 * np.linalg.norm(ref)
+    numpy_run = TwoSources(grid, options={**opts, "kernels": "numpy"}).advance(state, 0, 20, None)
+    assert out.tobytes() == numpy_run.tobytes()
+
+    class Bad(TwoSources):
+        n_sources = 3
+
+    with pytest.raises(ValueError, match="n_sources must be 1 or the number of components"):
+        Bad(grid).advance(state, 0.0, 1.0, None)

@@ -116,18 +116,18 @@ def etdrk2_coefficients(
 class Etdrk2Workspace:
     """Buffers and FFT plans of :func:`etdrk2` for one grid (reused across calls).
 
-    ``x`` holds the real-space state (``n_components`` fields), ``g`` the source field,
+    ``x`` holds the real-space state (``n_components`` fields), ``g`` the source field(s),
     ``g_hat`` and ``g1_hat`` its spectra at the state and the predictor, ``s`` the state's
     spectrum (scaled so that the unnormalised inverse transform gives the state), ``buf``
     the predictor's spectrum.
     """
 
-    def __init__(self, sp: SpectralOperators, n_components: int) -> None:
+    def __init__(self, sp: SpectralOperators, n_components: int, n_sources: int = 1) -> None:
         fft = sp.fft
         self.x = fft.empty_real((n_components,))
-        self.g = fft.empty_real((1,))
-        self.g_hat = fft.empty_spectral((1,))  # of g(w)
-        self.g1_hat = fft.empty_spectral((1,))  # of g(a)
+        self.g = fft.empty_real((n_sources,))
+        self.g_hat = fft.empty_spectral((n_sources,))  # of g(w)
+        self.g1_hat = fft.empty_spectral((n_sources,))  # of g(a)
         self.s = fft.empty_spectral((n_components,))
         self.buf = fft.empty_spectral((n_components,))
         self.r2c = fft.plan_r2c(self.g, self.g_hat)
@@ -136,8 +136,8 @@ class Etdrk2Workspace:
         self.c2r_s = fft.plan_c2r(self.s, self.x)
         self.r2c_x = fft.plan_r2c(self.x, self.s)  # destroys x
         rows = n_components
-        self.gv = self.g_hat.view(np.float64).reshape(1, -1)
-        self.g1v = self.g1_hat.view(np.float64).reshape(1, -1)
+        self.gv = self.g_hat.view(np.float64).reshape(n_sources, -1)
+        self.g1v = self.g1_hat.view(np.float64).reshape(n_sources, -1)
         self.sv = self.s.view(np.float64).reshape(rows, -1)
         self.bufv = self.buf.view(np.float64).reshape(rows, -1)
         self.tmp = np.empty_like(self.sv)
@@ -154,8 +154,9 @@ def etdrk2(
 ) -> np.ndarray:
     """``n`` ETDRK2 steps of ``w_t = L w + N(w)`` from the real-space state ``w``.
 
-    The nonlinear term has one source field: ``N_i(w) = c_i F(g(w)) + f_i`` with
-    ``source(w, out)`` writing the real field ``g(w)`` (shape ``(1, *grid)``) and the
+    The nonlinear term has one source field for all components, ``N_i(w) = c_i F(g(w)) +
+    f_i``, or one per component (``g_i``), with ``source(w, out)`` writing the real
+    field(s) ``g(w)`` (shape ``(n_sources, *grid)``, as allocated in ``ws``) and the
     coupling ``c`` and constant ``f`` folded into ``coeffs``. Per step (Cox & Matthews)
     ``a = e^{Lh} w + h phi1 N(w)``, ``w <- a + h phi2 (N(a) - N(w))``: two forward
     transforms of the single source field, two inverse transforms of the state, and two

@@ -11,7 +11,8 @@ Spectra are passed as ``float64`` views of complex arrays, shaped ``(n_component
 repeated for the real and the imaginary part, :func:`~.integrators.interleaved`) to the
 same shape for numpy, and given once per mode, ``(n_components, m / 2)``, for numba (half
 the memory traffic, the same products; ``kernels["per_mode"]`` says which). The single
-source spectrum ``g`` is ``(1, m)`` and broadcasts over the components. ``k0`` adds a
+source spectrum ``g`` is ``(1, m)`` and broadcasts over the components, or has one row
+per component. ``k0`` adds a
 constant to the real part of every component's mean mode (element 0), e.g. Gray-Scott's
 feed term ``F``.
 """
@@ -37,7 +38,7 @@ def _predict_numpy(s: np.ndarray, g: np.ndarray, e: np.ndarray, p1: np.ndarray,
 def _correct_numpy(a: np.ndarray, g1: np.ndarray, g0: np.ndarray, p2: np.ndarray,
                    out: np.ndarray, tmp: np.ndarray) -> None:  # fmt: skip
     """``out = a + p2 * (g1 - g0)``."""
-    d = np.subtract(g1, g0, out=tmp[:1])
+    d = np.subtract(g1, g0, out=tmp[: len(g1)])
     np.multiply(p2, d, out=out)
     out += a  # IEEE addition commutes: the same bits as a + p2 * d
 
@@ -64,22 +65,25 @@ def _numba_kernels() -> dict[str, Any] | None:
     jit = numba.njit(cache=True, fastmath=False, boundscheck=False)
 
     # coefficients once per mode (e[c, j] for the float pair 2j, 2j + 1)
+    # (one source row for all components, or one per component)
     @jit
     def predict(s, g, e, p1, k0, out, tmp):  # noqa: ANN001, ANN202, ARG001
         for c in range(s.shape[0]):
+            r = c if g.shape[0] > 1 else 0
             for j in range(e.shape[1]):
                 ec, pc = e[c, j], p1[c, j]
-                out[c, 2 * j] = ec * s[c, 2 * j] + pc * g[0, 2 * j]
-                out[c, 2 * j + 1] = ec * s[c, 2 * j + 1] + pc * g[0, 2 * j + 1]
+                out[c, 2 * j] = ec * s[c, 2 * j] + pc * g[r, 2 * j]
+                out[c, 2 * j + 1] = ec * s[c, 2 * j + 1] + pc * g[r, 2 * j + 1]
             out[c, 0] += k0[c]
 
     @jit
     def correct(a, g1, g0, p2, out, tmp):  # noqa: ANN001, ANN202, ARG001
         for c in range(a.shape[0]):
+            r = c if g1.shape[0] > 1 else 0
             for j in range(p2.shape[1]):
                 pc, i = p2[c, j], 2 * j
-                out[c, i] = a[c, i] + pc * (g1[0, i] - g0[0, i])
-                out[c, i + 1] = a[c, i + 1] + pc * (g1[0, i + 1] - g0[0, i + 1])
+                out[c, i] = a[c, i] + pc * (g1[r, i] - g0[r, i])
+                out[c, i + 1] = a[c, i + 1] + pc * (g1[r, i + 1] - g0[r, i + 1])
 
     @jit
     def uvv(u, v, out):  # noqa: ANN001, ANN202

@@ -99,22 +99,26 @@ class SpectralModel(Model):
 class SemilinearModel(SpectralModel):
     """``w_t = L w + N(w)`` with diagonal real ``L``, integrated with ETDRK2.
 
-    The nonlinear term has a single real source field ``g(w)``:
-    ``N_i(w) = coupling_i * F(g(w)) + constant_i`` (Gray-Scott: ``g = u v^2``, coupling
-    ``(-1, 1)``, constant ``(F, 0)``; Cahn-Hilliard: ``g = c^3 - (1 + S) c``, coupling
-    ``-D k^2``), so a step transforms one field forward twice and the state back twice.
-    Subclasses give :meth:`linear_operator`, :meth:`source`, :meth:`coupling` and
-    :meth:`constant`; ``integrate`` is shared.
+    The nonlinear term is given by real source fields ``g(w)``:
+    ``N_i(w) = coupling_i * F(g(w)) + constant_i`` with one source shared by all
+    components (``n_sources = 1``; Gray-Scott: ``g = u v^2``, coupling ``(-1, 1)``,
+    constant ``(F, 0)``; Cahn-Hilliard: ``g = c^3 - (1 + S) c``, coupling ``-D k^2``), so
+    a step transforms one field forward twice and the state back twice; or, for any other
+    nonlinear term, one source per component (``n_sources = len(components)``,
+    ``g_i = N_i``, coupling 1). Subclasses give :meth:`linear_operator`, :meth:`source`
+    and, where needed, :meth:`coupling` and :meth:`constant`; ``integrate`` is shared.
     """
 
     order: ClassVar[float | None] = 2.0
+    #: number of real source fields: 1 (shared by all components) or one per component
+    n_sources: ClassVar[int] = 1
 
     def linear_operator(self) -> np.ndarray:
         """Real ``L`` broadcastable to ``(n_components, *spectral_shape)``."""
         raise NotImplementedError
 
     def source(self, w: np.ndarray, out: np.ndarray) -> None:
-        """Write the real source field ``g(w)`` (shape ``(1, *grid.shape)``) into ``out``."""
+        """Write the real source field(s) ``g(w)`` (``(n_sources, *grid.shape)``) into ``out``."""
         raise NotImplementedError
 
     def coupling(self) -> np.ndarray | float:
@@ -127,7 +131,7 @@ class SemilinearModel(SpectralModel):
 
     def nonlinear(self, w: np.ndarray) -> np.ndarray:
         """The spectrum of ``N(w)`` (``numpy.fft.rfftn`` layout), for checks and analysis."""
-        g = np.empty((1, *self.grid.shape))
+        g = np.empty((self.n_sources, *self.grid.shape))
         self.source(w, g)
         shape = (len(self.components), *self.spectral.spectral_shape)
         out = np.broadcast_to(self.coupling(), shape) * self.spectral.forward(g)
@@ -148,5 +152,11 @@ class SemilinearModel(SpectralModel):
         coeffs = self.coefficients((t1 - t0) / n)
         ws = self.__dict__.get("_etdrk2_workspace")
         if ws is None:  # buffers and FFT plans, made once per model
-            ws = self._etdrk2_workspace = Etdrk2Workspace(self.spectral, len(self.components))
+            if self.n_sources not in (1, len(self.components)):
+                raise ValueError(
+                    f"model {self.name!r}: n_sources must be 1 or the number of components "
+                    f"({len(self.components)}), got {self.n_sources!r}"
+                )
+            ws = Etdrk2Workspace(self.spectral, len(self.components), self.n_sources)
+            self._etdrk2_workspace = ws
         return etdrk2(state, n, coeffs, self.source, ws, self.kernels)
