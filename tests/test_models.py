@@ -631,6 +631,10 @@ def test_numba_kernels_round_like_numpy() -> None:
         for x, y in zip(a[: len(a) - scratch], b[: len(b) - scratch], strict=True):
             if np.shape(x) == np.shape(y):  # not the coefficients in their two layouts
                 assert np.asarray(x).tobytes() == np.asarray(y).tobytes(), kernel
+    with pytest.raises(ValueError, match="mismatched shapes"):  # no out-of-bounds writes
+        fast["predict"](s, g, c1, c2, k0, np.empty_like(s), tmp)  # interleaved: wrong layout
+    with pytest.raises(ValueError, match="mismatched shapes"):
+        fast["correct"](s, g, c3[:1], c1, np.empty_like(s), tmp)
 
 
 @pytest.mark.parametrize("fft", ["numpy", "auto"])

@@ -67,7 +67,17 @@ def _numba_kernels() -> dict[str, Any] | None:
     # coefficients once per mode (e[c, j] for the float pair 2j, 2j + 1)
     # (one source row for all components, or one per component)
     @jit
+    def _check(s, g, e, p, out):  # noqa: ANN001, ANN202
+        # no bounds checks in the loops: a layout mix-up must not write out of bounds
+        ok = s.shape == out.shape and g.shape[1] == s.shape[1]
+        ok = ok and (g.shape[0] == 1 or g.shape[0] == s.shape[0])
+        ok = ok and e.shape[0] == s.shape[0] and p.shape == e.shape
+        if not (ok and 2 * e.shape[1] == s.shape[1]):
+            raise ValueError("numba kernels: arrays of mismatched shapes")
+
+    @jit
     def predict(s, g, e, p1, k0, out, tmp):  # noqa: ANN001, ANN202, ARG001
+        _check(s, g, e, p1, out)
         for c in range(s.shape[0]):
             r = c if g.shape[0] > 1 else 0
             for j in range(e.shape[1]):
@@ -78,6 +88,8 @@ def _numba_kernels() -> dict[str, Any] | None:
 
     @jit
     def correct(a, g1, g0, p2, out, tmp):  # noqa: ANN001, ANN202, ARG001
+        _check(a, g1, p2, p2, out)
+        _check(a, g0, p2, p2, out)
         for c in range(a.shape[0]):
             r = c if g1.shape[0] > 1 else 0
             for j in range(p2.shape[1]):
