@@ -159,7 +159,7 @@ def etdrk2(
     field(s) ``g(w)`` (shape ``(n_sources, *grid)``, as allocated in ``ws``) and the
     coupling ``c`` and constant ``f`` folded into ``coeffs``. Per step (Cox & Matthews)
     ``a = e^{Lh} w + h phi1 N(w)``, ``w <- a + h phi2 (N(a) - N(w))``: two forward
-    transforms of the single source field, two inverse transforms of the state, and two
+    transforms of the source field(s), two inverse transforms of the state, and two
     fused updates (:mod:`~.kernels`), all on the buffers of ``ws`` (no copies, no
     normalisation pass). Returns a new real-space array.
     """
