@@ -76,6 +76,12 @@ class FFTBackend(Protocol):
         """Uninitialised complex128 array ``(*batch, *spectral_shape)`` suitable for plans."""
         ...
 
+    def spectral_buffer(self, batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``(storage, view)``: a C-contiguous complex128 array in the backend's preferred
+        mode order (:attr:`half_axis_first`) and the same memory viewed as
+        ``(*batch, *spectral_shape)``, for plans. Elementwise work runs on ``storage``."""
+        ...
+
     def plan_r2c(self, real: np.ndarray, spec: np.ndarray) -> Callable[[], None]:
         """A call that writes the unnormalised forward transform of ``real`` into ``spec``.
 
@@ -106,6 +112,12 @@ class NumpyBackend:
 
     def empty_spectral(self, batch: tuple[int, ...]) -> np.ndarray:
         return np.empty(batch + self.spectral_shape, dtype=np.complex128)
+
+    half_axis_first = False
+
+    def spectral_buffer(self, batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        a = self.empty_spectral(batch)
+        return a, a
 
     def plan_r2c(self, real: np.ndarray, spec: np.ndarray) -> Callable[[], None]:
         def r2c() -> None:
@@ -171,6 +183,21 @@ class FFTWBackend:
 
     def empty_spectral(self, batch: tuple[int, ...]) -> np.ndarray:
         return self._pyfftw.empty_aligned(batch + self.spectral_shape, dtype="complex128")
+
+    @property
+    def half_axis_first(self) -> bool:
+        """Spectra of the integrators are stored with the half-length (last) mode axis
+        first: the column passes then write and read contiguous transforms, ~10 % faster
+        at 256^2 (FFTW_ESTIMATE)."""
+        return len(self.shape) >= 2
+
+    def spectral_buffer(self, batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        if not self.half_axis_first:
+            a = self.empty_spectral(batch)
+            return a, a
+        sp = self.spectral_shape
+        storage = self._pyfftw.empty_aligned(batch + sp[-1:] + sp[:-1], dtype="complex128")
+        return storage, np.moveaxis(storage, len(batch), -1)
 
     # The plans go axis by axis: the last axis real <-> complex, the others complex <->
     # complex out of place through a scratch array shared by the plans of one batch shape.

@@ -93,11 +93,13 @@ def etdrk2_coefficients(
     coupling: np.ndarray | float = 1.0,
     constant: np.ndarray | None = None,
     n_points: int = 1,
+    half_axis_first: bool = False,
 ) -> Etdrk2Coefficients:
     """ETDRK2 coefficients for the real diagonal operator ``lin`` ``(n_components, *spectral)``.
 
     The nonlinear term is ``N_i = coupling_i * F(g) / n_points + constant_i`` (see
-    :func:`etdrk2`).
+    :func:`etdrk2`). ``half_axis_first``: flatten the modes in the order of the FFT
+    backend's workspace spectra (:meth:`~.fft.FFTWBackend.spectral_buffer`).
     """
     lin = np.asarray(lin, dtype=float)
     z = lin * dt
@@ -107,8 +109,13 @@ def etdrk2_coefficients(
 
     f = np.zeros(rows) if constant is None else np.asarray(constant, dtype=float)
     k0 = dt * phi1.reshape(rows, -1)[:, 0] * f
-    modes = [np.ascontiguousarray(a.reshape(rows, -1)) for a in (np.exp(z), dt * phi1 * c,
-                                                                 dt * phi2 * c)]  # fmt: skip
+
+    def flat(a: np.ndarray) -> np.ndarray:
+        if half_axis_first and a.ndim > 2:
+            a = np.moveaxis(a, -1, 1)
+        return np.ascontiguousarray(a).reshape(rows, -1)
+
+    modes = [flat(a) for a in (np.exp(z), dt * phi1 * c, dt * phi2 * c)]
     e, p1, p2 = (interleaved(a) for a in modes)
     return Etdrk2Coefficients(e, p1, p2, k0, (modes[0], modes[1], modes[2]))
 
@@ -126,20 +133,23 @@ class Etdrk2Workspace:
         fft = sp.fft
         self.x = fft.empty_real((n_components,))
         self.g = fft.empty_real((n_sources,))
-        self.g_hat = fft.empty_spectral((n_sources,))  # of g(w)
-        self.g1_hat = fft.empty_spectral((n_sources,))  # of g(a)
-        self.s = fft.empty_spectral((n_components,))
-        self.buf = fft.empty_spectral((n_components,))
+        # spectra: contiguous storage (for the kernels, in the order of ``half_axis_first``)
+        # and the standard-shaped view of it (for the plans)
+        g_hat, self.g_hat = fft.spectral_buffer((n_sources,))  # of g(w)
+        g1_hat, self.g1_hat = fft.spectral_buffer((n_sources,))  # of g(a)
+        s, self.s = fft.spectral_buffer((n_components,))
+        buf, self.buf = fft.spectral_buffer((n_components,))
+        self.half_axis_first = fft.half_axis_first
         self.r2c = fft.plan_r2c(self.g, self.g_hat)
         self.r2c_1 = fft.plan_r2c(self.g, self.g1_hat)
         self.c2r_buf = fft.plan_c2r(self.buf, self.x)
         self.c2r_s = fft.plan_c2r(self.s, self.x)
         self.r2c_x = fft.plan_r2c(self.x, self.s)  # destroys x
         rows = n_components
-        self.gv = self.g_hat.view(np.float64).reshape(n_sources, -1)
-        self.g1v = self.g1_hat.view(np.float64).reshape(n_sources, -1)
-        self.sv = self.s.view(np.float64).reshape(rows, -1)
-        self.bufv = self.buf.view(np.float64).reshape(rows, -1)
+        self.gv = g_hat.view(np.float64).reshape(n_sources, -1)
+        self.g1v = g1_hat.view(np.float64).reshape(n_sources, -1)
+        self.sv = s.view(np.float64).reshape(rows, -1)
+        self.bufv = buf.view(np.float64).reshape(rows, -1)
         self.tmp = np.empty_like(self.sv)
         self.scale = 1.0 / math.prod(sp.grid.shape)
 

@@ -144,7 +144,8 @@ class SemilinearModel(SpectralModel):
         shape = (len(self.components), *self.spectral.spectral_shape)
         lin = np.broadcast_to(self.linear_operator(), shape)
         return etdrk2_coefficients(lin, dt, self.coupling(), self.constant(),
-                                   math.prod(self.grid.shape))  # fmt: skip
+                                   math.prod(self.grid.shape),
+                                   self.spectral.fft.half_axis_first)  # fmt: skip
 
     def integrate(
         self, state: np.ndarray, t0: float, t1: float, n: int, rng: np.random.Generator
