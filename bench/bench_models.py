@@ -12,10 +12,13 @@ Usage (from the main venv, with ``PYTHONPATH=src``)::
    * ``anchor``: the models module of git revision ``--anchor`` (default ``6ae0619``, the
      last before the models package), loaded from ``git show``: today's code;
    * ``numpy``: this code with ``model_options: {fft: numpy, kernels: numpy}``;
-   * ``fast``: this code with pyFFTW and numba kernels when installed
-     (``kernels: auto``; the default is ``kernels: numpy``, see docs/models.md).
+   * ``fft``: this code with the default options (pyFFTW when installed, numpy kernels);
+   * ``fast``: this code with pyFFTW and numba kernels when installed (``kernels: auto``).
 
-   The ratio ``anchor / fast`` is the speed-up.
+   The ratio ``anchor / fast`` is the speed-up; ``diff`` the largest relative difference
+   of the variants' results from the anchor's (round-off: they compute the same steps;
+   Cahn-Hilliard with the anchor's ``S = 2``). The variants take turns within each
+   repetition, so load changes on the shared machine hit them alike.
 2. **Equal accuracy against py-pde** (``--no-pypde`` skips): Gray-Scott (Pearson's
    defaults, F = 0.04, k = 0.06) on L = 2.5 from the same initial state (built on the
    reference grid and spectrally truncated) to t = 200.  Reference: our spectral model on
@@ -79,34 +82,56 @@ def anchor_module(rev: str) -> types.ModuleType | None:
 
 
 def step_times(name: str, n: int, dt: float, length: float, reps: int,
-               anchor: types.ModuleType | None) -> tuple[dict[str, float], str]:  # fmt: skip
-    """ms per step of the anchor, the numpy path and the fast path on one grid."""
+               anchor: types.ModuleType | None) -> tuple[dict[str, float], float, str]:  # fmt: skip
+    """ms per step of the anchor, the numpy path and the fast paths on one grid, and the
+    largest relative difference of their results from the anchor's.
+
+    The variants take turns (round robin, ``reps`` rounds, best of each), so a change of
+    the load on the shared machine hits all of them alike. Cahn-Hilliard runs with the
+    anchor's stabilisation ``S = 2`` (the same cost per step as the default ``S = 0``), so
+    that all variants compute the same thing.
+    """
     grid, T = Grid((n, n), length), 10 * dt
+    extra = {"stabilisation": 2.0} if name == "cahn_hilliard" else {}
     state = resolve_model(name)(grid).initial_state(np.random.default_rng(0))
     state = resolve_model(name)(grid).advance(state, 0.0, 20 * dt, None)
     models = {}
     if anchor is not None:
         models["anchor"] = anchor.resolve_model(name)(anchor.Grid((n, n), (length, length)))
-    models["numpy"] = resolve_model(name)(grid, options={"dt": dt, "fft": "numpy",
-                                                         "kernels": "numpy"})  # fmt: skip
-    models["fast"] = fast = resolve_model(name)(grid, options={"dt": dt, "kernels": "auto"})
-    fast.advance(state, 0, T, None)  # compile numba kernels outside the clock
-    ms = {}
-    for key, model in models.items():
-        ms[key] = 1e3 * best_cpu(lambda m=model: m.advance(state, 0, T, None), reps) / 10
-    return ms, f"{fast.fft_backend}+{fast.kernels_name}"
+    ours = {"numpy": {"fft": "numpy", "kernels": "numpy"}, "fft": {"kernels": "numpy"},
+            "fast": {"kernels": "auto"}}  # fmt: skip
+    for key, opts in ours.items():
+        models[key] = resolve_model(name)(grid, options={"dt": dt, **extra, **opts})
+    fast = models["fast"]
+    out = {key: m.advance(state, 0, T, None) for key, m in models.items()}  # warm-up too
+    diff = math.nan
+    if "anchor" in out:
+        ref = out["anchor"]
+        diff = max(float(np.linalg.norm(out[k] - ref) / np.linalg.norm(ref)) for k in ours)
+    best = dict.fromkeys(models, math.inf)
+    for _ in range(reps):
+        for key, model in models.items():
+            t = time.process_time()
+            model.advance(state, 0, T, None)
+            best[key] = min(best[key], time.process_time() - t)
+    ms = {key: 1e3 * b / 10 for key, b in best.items()}
+    return ms, diff, f"{fast.fft_backend}+{fast.kernels_name}"
 
 
 def per_step(sizes: list[int], reps: int, anchor: types.ModuleType | None) -> None:
-    print(f"\n1. time per step (ms, CPU, best of {reps})")
-    print(f"{'model':<15}{'size':>6}{'anchor':>9}{'numpy':>9}{'fast':>9}{'speed-up':>10}  fast=")
+    print(f"\n1. time per step (ms, CPU, best of {reps}); diff: largest relative difference of "
+          "the results from the anchor's")  # fmt: skip
+    print(f"{'model':<15}{'size':>6}{'anchor':>9}{'numpy':>9}{'fft':>9}{'fast':>9}"
+          f"{'speed-up':>10}{'diff':>9}  fast=")  # fmt: skip
     for name, dt, length in (("gray_scott", 1.0, 2.5), ("cahn_hilliard", 0.25, None)):
         for n in sizes:
             L = length * n / 128 if length else float(n)
-            ms, fast = step_times(name, n, dt, L, reps, anchor)
+            ms, diff, fast = step_times(name, n, dt, L, reps, anchor)
             ratio = ms["anchor"] / ms["fast"] if "anchor" in ms else math.nan
-            print(f"{name:<15}{n:>6}{ms.get('anchor', math.nan):>9.3f}{ms['numpy']:>9.3f}"
-                  f"{ms['fast']:>9.3f}{ratio:>9.2f}x  {fast}")  # fmt: skip
+            times = "".join(
+                f"{ms.get(k, math.nan):>9.3f}" for k in ("anchor", "numpy", "fft", "fast")
+            )
+            print(f"{name:<15}{n:>6}{times}{ratio:>9.2f}x{diff:>9.1e}  {fast}")
 
 
 def truncate(field: np.ndarray, n: int) -> np.ndarray:
@@ -257,7 +282,7 @@ def main() -> None:
     args = parser.parse_args()
     parts = {int(p) for p in args.parts.split(",")}
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    reps = args.reps or (3 if args.quick else 10)
+    reps = args.reps or (3 if args.quick else 15)
     if 1 in parts:
         per_step([int(s) for s in args.sizes.split(",")], reps, anchor_module(args.anchor))
     if not args.no_pypde and 2 in parts:

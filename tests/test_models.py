@@ -611,13 +611,61 @@ def test_numba_kernels_round_like_numpy() -> None:
     assert name == "numba"
     _, slow = kernel_set("numpy")
     rng = np.random.default_rng(0)
-    z = [rng.standard_normal((2, 8, 5)) + 1j * rng.standard_normal((2, 8, 5)) for _ in range(3)]
-    c = [rng.standard_normal((8, 5)) for _ in range(2)]  # broadcast over the batch axis
-    for kernel, args in (("axpby", (c[0], z[0], c[1], z[1])), ("etd_correct", (z[0], c[0], z[1], z[2]))):  # fmt: skip  # noqa: E501
-        out_fast, out_slow = np.empty_like(z[0]), np.empty_like(z[0])
-        fast[kernel](*args, out_fast)
-        slow[kernel](*args, out_slow)
-        assert out_fast.tobytes() == out_slow.tobytes()
+    s, c3, tmp = (rng.standard_normal((2, 40)) for _ in range(3))
+    g = rng.standard_normal((1, 40))  # the source spectrum broadcasts over the components
+    k0 = rng.standard_normal(2)
+    modes = [rng.standard_normal((2, 20)) for _ in range(2)]  # coefficients per mode (numba)
+    c1, c2 = (np.repeat(m, 2, axis=-1) for m in modes)  # interleaved (numpy)
+    assert fast["per_mode"] and not slow["per_mode"]
+    cases = {
+        "predict": lambda c1, c2: (s, g, c1, c2, k0, np.empty_like(s), tmp.copy()),
+        "correct": lambda c1, c2: (s, g, c3[:1], c1, np.empty_like(s), tmp.copy()),
+        "uvv": lambda c1, c2: (c3[0], s[1], np.empty(40)),
+        "cubic": lambda c1, c2: (c3[1], 1.5, np.empty(40)),
+    }
+    for kernel, make_args in cases.items():
+        a, b = make_args(*modes), make_args(c1, c2)
+        fast[kernel](*a)
+        slow[kernel](*b)
+        scratch = 1 if kernel in ("predict", "correct") else 0  # tmp: numpy's scratch space
+        for x, y in zip(a[: len(a) - scratch], b[: len(b) - scratch], strict=True):
+            if np.shape(x) == np.shape(y):  # not the coefficients in their two layouts
+                assert np.asarray(x).tobytes() == np.asarray(y).tobytes(), kernel
+    with pytest.raises(ValueError, match="mismatched shapes"):  # no out-of-bounds writes
+        fast["predict"](s, g, c1, c2, k0, np.empty_like(s), tmp)  # interleaved: wrong layout
+    with pytest.raises(ValueError, match="mismatched shapes"):
+        fast["correct"](s, g, c3[:1], c1, np.empty_like(s), tmp)
+
+
+@pytest.mark.parametrize("fft", ["numpy", "auto"])
+@pytest.mark.parametrize("name, dim", [("gray_scott", 1), ("gray_scott", 2), ("gray_scott", 3),
+                                       ("cahn_hilliard", 2)])  # fmt: skip
+def test_numba_run_is_bit_identical_to_numpy(name: str, dim: int, fft: str) -> None:
+    pytest.importorskip("numba", reason="numba not installed")
+    shape = SHAPES[dim]
+    grid = Grid(shape, tuple(LENGTHS[name] * n / shape[0] for n in shape))
+    out = {}
+    for kernels in ("numpy", "numba"):
+        model = resolve_model(name)(grid, options={"fft": fft, "kernels": kernels})
+        assert model.kernels_name == kernels
+        state = model.initial_state(np.random.default_rng(2))
+        out[kernels] = model.advance(state, 0.0, 2 * SEGMENT[name], None)
+    assert out["numpy"].tobytes() == out["numba"].tobytes()
+
+
+def test_semilinear_nonlinear_term_matches_its_definition() -> None:
+    """The folded form (one source field, coupling, constant) is the model's equation."""
+    rng = np.random.default_rng(3)
+    gs = make("gray_scott", 2)
+    w = gs.initial_state(rng)
+    u, v = w
+    p = gs.params
+    want = np.stack([p["F"] - u * v * v, u * v * v])
+    np.testing.assert_allclose(gs.nonlinear(w), gs.spectral.forward(want), atol=1e-12)
+    ch = make("cahn_hilliard", 2)
+    c = ch.initial_state(rng) + 0.5 * rng.standard_normal((1, *ch.grid.shape))
+    lap = -ch.params["D"] * ch.spectral.k2 * ch.spectral.forward(c**3 - c)
+    np.testing.assert_allclose(ch.nonlinear(c), lap, atol=1e-10)
 
 
 def test_resolution_measures_the_high_third() -> None:
@@ -647,3 +695,106 @@ def test_pde_model_without_pypde_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pde", None)  # makes "import pde" fail
     with pytest.raises(ValueError, match=r"needs py-pde.*pip install py-pde"):
         resolve_model("pde:models_for_tests:pde_brusselator")
+
+
+def test_pyfftw_loads_without_its_dask_and_scipy_interfaces() -> None:
+    """Loading pyFFTW skips its costly optional interfaces and leaves imports working."""
+    code = textwrap.dedent(
+        """
+        import importlib.util, sys
+        from fieldmovie.simulation.models import fft
+        if fft._pyfftw() is None:
+            print("no-pyfftw"); raise SystemExit
+        assert "dask.array" not in sys.modules and "scipy.fftpack" not in sys.modules
+        for name in ("dask.array", "scipy.fftpack"):
+            if importlib.util.find_spec(name.split(".")[0]) is not None:
+                importlib.import_module(name)  # still importable afterwards
+        print("ok")
+        """
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("ok", "no-pyfftw")
+
+
+@pytest.mark.parametrize("fft", ["numpy", "auto"])
+@pytest.mark.parametrize("shape", [(17,), (15, 9), (7, 9, 5)])
+@pytest.mark.parametrize("name", ["gray_scott", "cahn_hilliard"])
+def test_etdrk2_equals_the_textbook_scheme(name: str, shape: tuple, fft: str) -> None:
+    """The folded ETDRK2 (one source field, 1/N in the coefficients, plans on owned
+    buffers) is Cox & Matthews' scheme written out with numpy.fft.rfftn, to round-off."""
+    from fieldmovie.simulation.models.integrators import phi_functions
+
+    grid = Grid(shape, tuple(LENGTHS[name] * n / 15 for n in shape))
+    dt, steps = (0.5, 30) if name == "gray_scott" else (0.1, 20)
+    model = resolve_model(name)(grid, options={"fft": fft, "dt": dt})
+    state = model.initial_state(np.random.default_rng(0))
+    if name == "cahn_hilliard":  # beyond the linear regime, so that c^3 matters
+        state = state + 0.3 * np.random.default_rng(1).standard_normal(state.shape)
+    p, k2, axes = model.params, model.spectral.k2, tuple(range(-len(shape), 0))
+
+    def fwd(u):  # noqa: ANN001, ANN202
+        return np.fft.rfftn(u, axes=axes)
+
+    def inv(u):  # noqa: ANN001, ANN202
+        return np.fft.irfftn(u, s=shape, axes=axes)
+
+    if name == "gray_scott":
+        lin = np.stack([-(p["Du"] * k2 + p["F"]), -(p["Dv"] * k2 + p["F"] + p["k"])])
+
+        def nonlinear(w):  # noqa: ANN001, ANN202
+            uvv = w[0] * w[1] ** 2
+            return fwd(np.stack([p["F"] - uvv, uvv]))
+    else:
+        lin = -p["D"] * p["gamma"] * k2 * k2
+
+        def nonlinear(w):  # noqa: ANN001, ANN202
+            return -p["D"] * k2 * fwd(w**3 - w)
+
+    phi1, phi2 = phi_functions(lin * dt, 2)
+    w, w_hat = state, fwd(state)
+    for _ in range(steps):
+        n0 = nonlinear(w)
+        a_hat = np.exp(lin * dt) * w_hat + dt * phi1 * n0
+        w_hat = a_hat + dt * phi2 * (nonlinear(inv(a_hat)) - n0)
+        w = inv(w_hat)
+    out = model.advance(state, 0.0, steps * dt, None)
+    assert np.linalg.norm(out - w) <= 1e-13 * np.linalg.norm(w)
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "auto"])
+def test_semilinear_model_with_one_source_per_component(kernels: str) -> None:
+    """Any nonlinear term fits: one source field per component (``g_i = N_i``)."""
+    from fieldmovie.simulation.models import GrayScott
+
+    class TwoSources(GrayScott):
+        n_sources = 2
+
+        def source(self, w: np.ndarray, out: np.ndarray) -> None:
+            np.multiply(w[0] * w[1], w[1], out=out[1])
+            np.subtract(self.params["F"], out[1], out=out[0])
+
+        def coupling(self) -> float:
+            return 1.0
+
+        def constant(self) -> None:
+            return None
+
+    grid = Grid((24, 20), (2.5, 2.5 * 20 / 24))
+    state = GrayScott(grid).initial_state(np.random.default_rng(0))
+    opts = {"kernels": kernels, "dt": 0.5}
+    ref = GrayScott(grid, options=opts).advance(state, 0.0, 20.0, None)
+    two = TwoSources(grid, options=opts)
+    np.testing.assert_allclose(two.nonlinear(state), GrayScott(grid).nonlinear(state), atol=1e-12)
+    out = two.advance(state, 0.0, 20.0, None)
+    assert np.linalg.norm(out - ref) <= 1e-13 * np.linalg.norm(ref)
+    numpy_run = TwoSources(grid, options={**opts, "kernels": "numpy"}).advance(state, 0, 20, None)
+    assert out.tobytes() == numpy_run.tobytes()
+
+    class Bad(TwoSources):
+        n_sources = 3
+
+    with pytest.raises(ValueError, match="n_sources must be 1 or the number of components"):
+        Bad(grid).advance(state, 0.0, 1.0, None)

@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .integrators import interleaved, rmul
 from .spectral import low_pass
 from .spectral_model import SemilinearModel
 
@@ -64,7 +63,6 @@ class CahnHilliard(SemilinearModel):
         self._require(self.params["D"] > 0, "mobility D must be > 0")
         self._require(self.params["gamma"] > 0, "interface parameter gamma must be > 0")
         self.dt_max = 2.0 * self.time_scale()
-        self._minus_dk2 = interleaved(-self.params["D"] * self.spectral.k2)
 
     def time_scale(self) -> float:
         return self.params["gamma"] / self.params["D"]
@@ -78,10 +76,8 @@ class CahnHilliard(SemilinearModel):
         p, k2, s = self.params, self.spectral.k2, self.options["stabilisation"]
         return -p["D"] * (p["gamma"] * k2 * k2 + s * k2)
 
-    def nonlinear(self, w: np.ndarray, out: np.ndarray) -> None:
-        s = self.options["stabilisation"]
-        mu = w * w
-        mu -= 1.0 + s
-        mu *= w  # c^3 - (1 + S) c
-        self.spectral.forward(mu, out=out)
-        rmul(self._minus_dk2, out, out)
+    def source(self, w: np.ndarray, out: np.ndarray) -> None:
+        self.kernels["cubic"](w[0], 1.0 + self.options["stabilisation"], out[0])
+
+    def coupling(self) -> np.ndarray:
+        return -self.params["D"] * self.spectral.k2

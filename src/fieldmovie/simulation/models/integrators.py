@@ -6,7 +6,8 @@ complex spectrum times a real coefficient is one real elementwise product on the
 ``float64`` view of the complex array: half the work of numpy's complex multiply and
 bit-identical to it.
 
-* :func:`etdrk2` -- Cox & Matthews ETDRK2, second order.
+* :func:`etdrk2` -- Cox & Matthews ETDRK2, second order, for nonlinear terms with a
+  single source field (Gray-Scott's ``u v^2``, Cahn-Hilliard's chemical potential).
 * :func:`etdrk4` -- Cox & Matthews ETDRK4 with the phi-functions evaluated stably
   (Kassam & Trefethen 2005), fourth order.
 """
@@ -15,15 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .kernels import kernel_set
 from .spectral import SpectralOperators
 
 __all__ = [
     "Etdrk2Coefficients",
+    "Etdrk2Workspace",
     "Etdrk4Coefficients",
     "etdrk2",
     "etdrk2_coefficients",
@@ -69,49 +70,127 @@ def rmul(coefficient: np.ndarray, z: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 class Etdrk2Coefficients(NamedTuple):
-    """``exp(L dt)``, ``dt phi1(L dt)``, ``dt phi2(L dt)`` (real, C-contiguous)."""
+    """ETDRK2 coefficients, interleaved, shaped ``(n_components, 2 * n_modes)``.
+
+    ``expz = exp(L dt)``, ``p1 = dt phi1(L dt) c / N``, ``p2 = dt phi2(L dt) c / N`` for the
+    coupling ``c`` of the source spectrum and ``N`` grid points (the unnormalised forward
+    transform's factor, folded in here instead of an extra pass); ``k0`` (per component)
+    is ``dt phi1(L_0 dt) f`` for the constant part ``f`` of the nonlinear term.
+    ``per_mode`` holds ``(expz, p1, p2)`` once per mode, ``(n_components, n_modes)``, for
+    the numba kernels (half the memory traffic; the same products).
+    """
 
     expz: np.ndarray
-    phi1: np.ndarray
-    phi2: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    k0: np.ndarray
+    per_mode: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def etdrk2_coefficients(lin: np.ndarray, dt: float) -> Etdrk2Coefficients:
-    """ETDRK2 coefficients for the real diagonal operator ``lin`` and step ``dt``."""
+def etdrk2_coefficients(
+    lin: np.ndarray,
+    dt: float,
+    coupling: np.ndarray | float = 1.0,
+    constant: np.ndarray | None = None,
+    n_points: int = 1,
+    half_axis_first: bool = False,
+) -> Etdrk2Coefficients:
+    """ETDRK2 coefficients for the real diagonal operator ``lin`` ``(n_components, *spectral)``.
+
+    The nonlinear term is ``N_i = coupling_i * F(g) / n_points + constant_i`` (see
+    :func:`etdrk2`). ``half_axis_first``: flatten the modes in the order of the FFT
+    backend's workspace spectra (:meth:`~.fft.FFTWBackend.spectral_buffer`).
+    """
+    lin = np.asarray(lin, dtype=float)
     z = lin * dt
     phi1, phi2 = phi_functions(z, 2)
-    c = np.ascontiguousarray
-    return Etdrk2Coefficients(c(np.exp(z)), c(dt * phi1), c(dt * phi2))
+    c = np.broadcast_to(np.asarray(coupling, dtype=float), z.shape) / n_points
+    rows = z.shape[0]
+
+    f = np.zeros(rows) if constant is None else np.asarray(constant, dtype=float)
+    k0 = dt * phi1.reshape(rows, -1)[:, 0] * f
+
+    def flat(a: np.ndarray) -> np.ndarray:
+        if half_axis_first and a.ndim > 2:
+            a = np.moveaxis(a, -1, 1)
+        return np.ascontiguousarray(a).reshape(rows, -1)
+
+    modes = [flat(a) for a in (np.exp(z), dt * phi1 * c, dt * phi2 * c)]
+    e, p1, p2 = (interleaved(a) for a in modes)
+    return Etdrk2Coefficients(e, p1, p2, k0, (modes[0], modes[1], modes[2]))
+
+
+class Etdrk2Workspace:
+    """Buffers and FFT plans of :func:`etdrk2` for one grid (reused across calls).
+
+    ``x`` holds the real-space state (``n_components`` fields), ``g`` the source field(s),
+    ``g_hat`` and ``g1_hat`` its spectra at the state and the predictor, ``s`` the state's
+    spectrum (scaled so that the unnormalised inverse transform gives the state), ``buf``
+    the predictor's spectrum.
+    """
+
+    def __init__(self, sp: SpectralOperators, n_components: int, n_sources: int = 1) -> None:
+        fft = sp.fft
+        self.x = fft.empty_real((n_components,))
+        self.g = fft.empty_real((n_sources,))
+        # spectra: contiguous storage (for the kernels, in the order of ``half_axis_first``)
+        # and the standard-shaped view of it (for the plans)
+        g_hat, self.g_hat = fft.spectral_buffer((n_sources,))  # of g(w)
+        g1_hat, self.g1_hat = fft.spectral_buffer((n_sources,))  # of g(a)
+        s, self.s = fft.spectral_buffer((n_components,))
+        buf, self.buf = fft.spectral_buffer((n_components,))
+        self.half_axis_first = fft.half_axis_first
+        self.r2c = fft.plan_r2c(self.g, self.g_hat)
+        self.r2c_1 = fft.plan_r2c(self.g, self.g1_hat)
+        self.c2r_buf = fft.plan_c2r(self.buf, self.x)
+        self.c2r_s = fft.plan_c2r(self.s, self.x)
+        self.r2c_x = fft.plan_r2c(self.x, self.s)  # destroys x
+        rows = n_components
+        self.gv = g_hat.view(np.float64).reshape(n_sources, -1)
+        self.g1v = g1_hat.view(np.float64).reshape(n_sources, -1)
+        self.sv = s.view(np.float64).reshape(rows, -1)
+        self.bufv = buf.view(np.float64).reshape(rows, -1)
+        self.tmp = np.empty_like(self.sv)
+        self.scale = 1.0 / math.prod(sp.grid.shape)
 
 
 def etdrk2(
     w: np.ndarray,
     n: int,
     coeffs: Etdrk2Coefficients,
-    nonlinear: Callable[[np.ndarray, np.ndarray], None],
-    sp: SpectralOperators,
-    kernels: Mapping[str, Callable[..., None]] | None = None,
+    source: Callable[[np.ndarray, np.ndarray], None],
+    ws: Etdrk2Workspace,
+    kernels: Mapping[str, Any],
 ) -> np.ndarray:
     """``n`` ETDRK2 steps of ``w_t = L w + N(w)`` from the real-space state ``w``.
 
-    ``nonlinear(w, out)`` writes the Fourier transform of ``N(w)`` into ``out``.
-    Per step: ``a = e^{Lh} w + h phi1 N(w)``, ``w <- a + h phi2 (N(a) - N(w))``, each
-    update one fused kernel (:func:`~.kernels.kernel_set`; numpy when not given).
-    Returns a new real-space array.
+    The nonlinear term has one source field for all components, ``N_i(w) = c_i F(g(w)) +
+    f_i``, or one per component (``g_i``), with ``source(w, out)`` writing the real
+    field(s) ``g(w)`` (shape ``(n_sources, *grid)``, as allocated in ``ws``) and the
+    coupling ``c`` and constant ``f`` folded into ``coeffs``. Per step (Cox & Matthews)
+    ``a = e^{Lh} w + h phi1 N(w)``, ``w <- a + h phi2 (N(a) - N(w))``: two forward
+    transforms of the source field(s), two inverse transforms of the state, and two
+    fused updates (:mod:`~.kernels`), all on the buffers of ``ws`` (no copies, no
+    normalisation pass). Returns a new real-space array.
     """
-    axpby, correct = (kernels or kernel_set("numpy")[1]).values()
-    w_hat = sp.forward(w)
-    n0, n1, a_hat = (np.empty_like(w_hat) for _ in range(3))
-    a = np.empty_like(w)
-    w = w.copy()
+    predict, correct = kernels["predict"], kernels["correct"]
+    np.copyto(ws.x, w)
+    ws.r2c_x()
+    ws.s *= ws.scale
+    np.copyto(ws.x, w)
+    e, p1, p2 = coeffs.per_mode if kernels["per_mode"] else coeffs[:3]
+    k0 = coeffs.k0
+    x, g, sv, bufv, gv, g1v, tmp = ws.x, ws.g, ws.sv, ws.bufv, ws.gv, ws.g1v, ws.tmp
     for _ in range(n):
-        nonlinear(w, n0)
-        axpby(coeffs.expz, w_hat, coeffs.phi1, n0, a_hat)
-        sp.inverse(a_hat, out=a)
-        nonlinear(a, n1)
-        correct(a_hat, coeffs.phi2, n1, n0, w_hat)
-        sp.inverse(w_hat, out=w)
-    return w
+        source(x, g)
+        ws.r2c()
+        predict(sv, gv, e, p1, k0, bufv, tmp)  # buf = a_hat
+        ws.c2r_buf()
+        source(x, g)
+        ws.r2c_1()
+        correct(bufv, g1v, gv, p2, sv, tmp)  # s = new w_hat
+        ws.c2r_s()
+    return x.copy()
 
 
 class Etdrk4Coefficients(NamedTuple):

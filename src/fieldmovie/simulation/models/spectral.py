@@ -28,6 +28,8 @@ class SpectralOperators:
 
     Attributes
     ----------
+    fft:
+        The backend object (also makes plans on caller-owned buffers, see :mod:`.fft`).
     k:
         Per-axis angular wave numbers ``2 pi m / L``, shaped for broadcasting
         against the spectral array (read-only).
@@ -39,7 +41,7 @@ class SpectralOperators:
         self.grid = grid
         self.axes: tuple[int, ...] = tuple(range(-grid.dim, 0))
         self.spectral_shape: tuple[int, ...] = grid.shape[:-1] + (grid.shape[-1] // 2 + 1,)
-        self._fft = make_fft(grid.shape, fft)
+        self.fft = self._fft = make_fft(grid.shape, fft)
         self.fft_backend: str = self._fft.name
         k: list[np.ndarray] = []
         for axis, (n, dx) in enumerate(zip(grid.shape, grid.spacing, strict=True)):
