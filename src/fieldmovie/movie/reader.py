@@ -65,6 +65,8 @@ class MovieReader:
         if self.meta.origin == "py-pde":
             from .pypde import pypde_times
 
+            # their times may depend on the frame count; their frames on those before them
+            self.stream = self._decoder.index()
             times = pypde_times(self.stream, self.meta)
             #: the sidecar's per-frame times, digests and ranges (None for py-pde movies)
             self.frame_table = None
@@ -72,15 +74,16 @@ class MovieReader:
             self.frame_table = read_frame_table(self.meta, times_path(self.path))
             times = self.frame_table.times
         self._layout = FrameDecoder(self.meta, self._layout, self.frame_table)
-        if self.stream.packets >= 0 and len(times) != self.stream.packets:
-            raise MovieFormatError(
-                f"{times_path(self.path)} has {len(times)} times but {self.path} holds "
-                f"{self.stream.packets} frames; the sidecar does not belong to this movie or "
-                "one of them is truncated"
-            )
         #: nominal frame rate: frame i has the timestamp i / frame_rate (ffprobe's guess of
         #: the rate is not used: it can be off for short movies)
         self.frame_rate = Fraction(self.meta.codec.get("fps") or self.stream.frame_rate)
+        holds = self._decoder.length_problem(len(times), self.frame_rate)
+        if holds is not None:
+            raise MovieFormatError(
+                f"{times_path(self.path)} has {len(times)} times but {self.path} holds "
+                f"{holds}; the sidecar does not belong to this movie or one of them is "
+                "truncated"
+            )
         self.times = np.asarray(times, dtype=np.float64)
         self.times.flags.writeable = False
         self._open_streams: weakref.WeakSet = weakref.WeakSet()
