@@ -64,14 +64,32 @@ _log_users = 0
 _log_saved: tuple[int | None, bool] = (None, True)
 
 
+#: held while libav's log of all threads is captured (:func:`captured_log` all_threads)
+_all_threads_lock = threading.Lock()
+
+
 @contextmanager
-def captured_log() -> Iterator[list[tuple[int, str, str]]]:
+def captured_log(all_threads: bool = False) -> Iterator[list[tuple[int, str, str]]]:
     """libav's log messages of this thread while the block runs, as ``(level, name, text)``.
 
     The first user switches PyAV's logging on at ERROR level (it ignores libav's log by
     default) and turns off the suppression of repeated messages (a repeat from another
     thread would hide damage); the last user restores both settings.
+
+    ``all_threads``: also the messages of threads that capture none themselves, such as
+    libav's own slice threads (they log on their own threads). Such blocks run one at a
+    time in the process (a lock), so every such message in the window belongs to it; the
+    threads of fieldmovie's other calls capture their own messages and are not affected.
+    The list is filled when the block ends.
     """
+    if all_threads:
+        with _all_threads_lock, captured_log() as mine, av.logging.Capture(local=False) as rest:
+            logs: list[tuple[int, str, str]] = []
+            try:
+                yield logs
+            finally:
+                logs += mine + rest
+        return
     global _log_users, _log_saved
     with _log_lock:
         if _log_users == 0:
@@ -210,12 +228,25 @@ def _new_decoder_context(stream: Any) -> Any:
     return ctx
 
 
+#: libav slice threads decoding a single frame (reader[i]); 1: none
+_SLICE_THREADS = min(4, _stream_workers())
+
+
+def _slice_threaded_context(stream: Any) -> Any:
+    """A codec context decoding the slices of one frame on ``_SLICE_THREADS`` threads."""
+    ctx = _new_decoder_context(stream)
+    if _SLICE_THREADS > 1:
+        ctx.thread_type = "SLICE"
+        ctx.thread_count = _SLICE_THREADS
+    return ctx
+
+
 def _decode_checked(ctx: Any, packet: Any, path: Path, index: int) -> Any:
-    """Decode the packet of frame ``index`` on ``ctx`` with this thread's log captured;
-    MovieFormatError naming the frame if libav fails, reports damage, or does not return
-    exactly that frame (by its timestamp)."""
+    """Decode the packet of frame ``index`` on ``ctx`` with its log captured (of all
+    threads if ``ctx`` runs libav threads); MovieFormatError naming the frame if libav
+    fails, reports damage, or does not return exactly that frame (by its timestamp)."""
     target = packet.pts
-    with captured_log() as logs:
+    with captured_log(all_threads=ctx.thread_count != 1) as logs:
         try:
             frames = ctx.decode(packet)
         except av.FFmpegError as exc:
@@ -266,6 +297,7 @@ class _ContainerDecoder(Decoder):
             self._seeked = False  # the demuxer was just positioned (it may start earlier)
             self._timed = True  # frame i is the packet at i / fps (False: the i-th packet)
             self._by_pts: list[tuple[int, int]] = []
+            self._single: Any = None  # the codec context for single frames (slice threads)
         except BaseException:
             self.close()
             raise
@@ -411,9 +443,9 @@ class _ContainerDecoder(Decoder):
             for i in range(start, start + count):
                 with self._lock:
                     self._check_open()
-                    frame = _decode_checked(
-                        self._stream.codec_context, self._packet(i, fps), self.path, i
-                    )
+                    if self._single is None:
+                        self._single = _slice_threaded_context(self._stream)
+                    frame = _decode_checked(self._single, self._packet(i, fps), self.path, i)
                     picture = raw_picture(frame, pix_fmt, frame_bytes)
                 yield picture
             return
@@ -468,6 +500,7 @@ class _ContainerDecoder(Decoder):
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            self._single = None  # freed with its last reference
 
     def frames(
         self, start: int, count: int, pix_fmt: str, frame_bytes: int, fps: Fraction
