@@ -4,6 +4,7 @@ worker threads, single frames on libav slice threads, damage found on every path
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,26 @@ def test_all_threads_capture_gets_other_threads_messages(movie, all_threads):
         helper.join()
     said = pyav_backend.log_text(logs)
     assert ("[ffv1 @ pyav]" in said) is all_threads, said
+
+
+PYPDE = Path(__file__).parent / "data" / "pypde"
+
+
+@pytest.mark.parametrize("name", ["ours", "damaged", "scalar2d_8bit.mkv", "scalar2d_16bit.avi"])
+def test_scan_on_threads_equals_scan_in_order(movie, monkeypatch, name):
+    """scan decodes on worker threads (runs from keyframe to keyframe on one context):
+    the same checksums, times and damage report as decoding everything in order."""
+    path = movie if name in ("ours", "damaged") else PYPDE / name
+    if name == "damaged":
+        _flip(movie, 11, 0.5)
+    backend = pyav_backend.PyAVBackend()
+    scans = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(pyav_backend, "_stream_workers", lambda w=workers: w)
+        scans[workers] = backend.scan(path, decode=True)
+    in_order, threaded = scans[1], scans[2]
+    assert threaded.frames == in_order.frames and len(threaded.frames) == len(in_order.packets)
+    assert (threaded.packets, threaded.pts) == (in_order.packets, in_order.pts)
+    assert sorted(threaded.log.splitlines()) == sorted(in_order.log.splitlines())
+    assert ("CRC mismatch" in threaded.log) is (name == "damaged")
+    assert _decode_threads() == []

@@ -30,11 +30,18 @@ class MovieReader:
     streaming pass; :meth:`to_array` returns all frames. Frames have shape
     ``(n_components, *grid_shape)`` and dtype float64; every returned array is new.
 
-    With the ``pyav`` backend the file stays open: its packets are indexed once and
-    ``reader[i]`` seeks by timestamp and checks that the decoded frame is frame ``i``.
-    A reader may be shared between threads (decoding is serialised by a lock). With the
+    With the ``pyav`` backend the file stays open and opening costs the same for any
+    length: frame ``i`` is the packet at ``i / fps``, found by seeking through the cues;
+    streaming decodes ahead on a few threads, ``reader[i]`` on libav's slice threads.
+    A reader may be shared between threads (a lock serialises the file). With the
     ``ffmpeg`` backend every read starts an FFmpeg process. :meth:`close` (or leaving the
     ``with`` block) releases the file; the reader is closed when garbage collected too.
+
+    What is checked when: at open, the metadata, the sidecar (and its digest) and that the
+    movie holds exactly one frame per sidecar line (pyav: the last frame is there and none
+    follows it; ffmpeg: the packets counted); on every frame read, its timestamp, libav's
+    log (slice CRCs) and (format 2) its digest. A frame missing in the middle of the movie
+    is found when it is read, and always by :func:`fieldmovie.validate_movie`.
 
     Damage that FFmpeg reports while decoding raises :class:`MovieFormatError`, but a
     streamed frame may be handed out before FFmpeg's message about it arrives; only

@@ -225,6 +225,8 @@ def _new_decoder_context(stream: Any) -> Any:
     ctx.extradata = template.extradata
     ctx.width, ctx.height = template.width, template.height
     ctx.thread_count = 1
+    # packet times in seconds in libav's messages ("slice CRC mismatch ... at 0.44 seconds")
+    ctx.options = {"pkt_timebase": str(stream.time_base)}
     return ctx
 
 
@@ -799,6 +801,9 @@ class PyAVBackend(Backend):
             stream = _video_stream(container, path)
             ctx = stream.codec_context
             ctx.thread_count = 1
+            if decode and ctx.codec and ctx.codec.name == "ffv1" and _stream_workers() > 1:
+                scan.log = _scan_decoding_ahead(container, stream, scan, _stream_workers())
+                return scan
             with captured_log() as logs:
                 for packet in _packets(container, stream):
                     scan.packets.append(hashlib.md5(bytes(packet)).hexdigest())
@@ -827,3 +832,64 @@ def _decode_into(ctx: Any, packet: Any, sums: list[str], index: int) -> list[str
     except av.FFmpegError as exc:
         return [f"Error while decoding frame {index}: {exc}"]
     return []
+
+
+def _scan_decoding_ahead(container: Any, stream: Any, scan: Scan, workers: int) -> str:
+    """:meth:`PyAVBackend.scan` of an FFV1 stream with the decoding on ``workers`` threads;
+    returns the log. Each run of packets from a keyframe to the next is decoded in order on
+    one codec context (a frame may depend on the ones before it); runs go to the threads
+    in turn, their checksums, messages (captured on each thread) and errors are collected
+    in order, at most ``_AHEAD`` runs per thread in flight."""
+    contexts: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(workers):
+        contexts.put(_new_decoder_context(stream))
+
+    def decode_run(run: list[Any], first: int) -> tuple[list[str], str, list[str]]:
+        ctx = contexts.get()  # never waits: as many contexts as threads
+        sums: list[str] = []
+        errors: list[str] = []
+        try:
+            with captured_log() as logs:
+                for k, packet in enumerate(run):
+                    errors += _decode_into(ctx, packet, sums, first + k)
+                errors += _decode_into(ctx, None, sums, first + len(run))
+            ctx.flush_buffers()  # drained: ready for the next run
+            return sums, log_text(logs), errors
+        finally:
+            contexts.put(ctx)
+
+    said: list[str] = []
+    errors: list[str] = []
+
+    def collect(future: Any) -> None:
+        sums, text, errs = future.result()
+        scan.frames.extend(sums)
+        said.append(text)
+        errors.extend(errs)
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="fieldmovie-decode-scan")
+    pending: collections.deque = collections.deque()
+    run: list[Any] = []
+    first = 0
+    try:
+        with captured_log() as logs:  # the demuxer's messages, on this thread
+            for packet in _packets(container, stream):
+                scan.packets.append(hashlib.md5(bytes(packet)).hexdigest())
+                scan.pts.append(float(_pts(packet) * packet.time_base))
+                if packet.is_keyframe and run:
+                    pending.append(pool.submit(decode_run, run, first))
+                    run, first = [], len(scan.packets) - 1
+                    if len(pending) >= workers * _AHEAD:
+                        collect(pending.popleft())
+                run.append(packet)
+            if run:
+                pending.append(pool.submit(decode_run, run, first))
+            while pending:
+                collect(pending.popleft())
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+        while not contexts.empty():
+            contexts.get()
+    return "\n".join(filter(None, [log_text(logs), *said, *errors]))
