@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -477,7 +477,14 @@ class _ContainerDecoder(Decoder):
         pending: collections.deque = collections.deque()
         try:
             for i in range(start, start + count):
-                pending.append(pool.submit(decode, self._locked_packet(i, fps), i))
+                try:
+                    packet = self._locked_packet(i, fps)
+                except MovieFormatError as exc:  # raised in turn: the frames before come first
+                    failed: Future = Future()
+                    failed.set_exception(exc)
+                    pending.append(failed)
+                    break
+                pending.append(pool.submit(decode, packet, i))
                 if len(pending) >= workers * _AHEAD:
                     yield pending.popleft().result()
             while pending:
@@ -839,7 +846,9 @@ def _scan_decoding_ahead(container: Any, stream: Any, scan: Scan, workers: int) 
     returns the log. Each run of packets from a keyframe to the next is decoded in order on
     one codec context (a frame may depend on the ones before it); runs go to the threads
     in turn, their checksums, messages (captured on each thread) and errors are collected
-    in order, at most ``_AHEAD`` runs per thread in flight."""
+    in order, at most ``_AHEAD`` runs per thread in flight. The same as decoding in order,
+    except the checksum of a damaged frame (reported in the log either way): libav fills a
+    damaged slice from the frame its context decoded before, here not always the one before."""
     contexts: queue.SimpleQueue = queue.SimpleQueue()
     for _ in range(workers):
         contexts.put(_new_decoder_context(stream))
