@@ -2,8 +2,8 @@
 
 libav reports slice CRC mismatches and premature ends through its log, not as errors; every
 call captures the log of its own thread (:func:`captured_log`) and turns damage into
-errors. A :class:`_ContainerDecoder` keeps the file open, indexes the packets once and seeks
-by timestamp (every frame is a keyframe); a lock makes it safe to share between threads.
+errors. A :class:`_ContainerDecoder` keeps the file open, finds frame i at i / fps through
+the cues (docs/architecture.md says what is checked when); a lock makes it safe to share.
 Every container is closed in ``finally`` and counted while open (:func:`open_containers`).
 """
 
