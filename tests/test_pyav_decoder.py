@@ -206,3 +206,32 @@ def test_streaming_hands_out_the_frames_before_a_missing_one(movie, monkeypatch)
                 got.append(data)
         assert len(got) == 7 and np.array_equal(np.stack(got), expected[2:9])
         assert _decode_threads() == []
+
+
+def test_reader_closed_by_another_thread_while_streaming(movie):
+    """Closing the reader under a running iteration ends it with 'closed' (no crash, no
+    thread or container left); the frames handed out before are the right ones."""
+    reader = MovieReader(movie, backend="pyav")
+    expected = [reader[i] for i in range(len(reader))]
+    started, outcome = threading.Event(), []
+
+    def stream() -> None:
+        try:
+            for k, (_, data) in enumerate(reader.iter_frames()):
+                assert np.array_equal(data, expected[k])
+                started.set()
+                threading.Event().wait(0.005)
+            outcome.append("finished")
+        except ValueError as exc:
+            outcome.append("closed" if "closed" in str(exc) else repr(exc))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            outcome.append(repr(exc))
+
+    worker = threading.Thread(target=stream)
+    worker.start()
+    assert started.wait(10)
+    reader.close()
+    worker.join(10)
+    assert outcome in (["closed"], ["finished"]), outcome
+    assert _decode_threads() == []
+    assert pyav_backend.open_containers() == []
