@@ -9,7 +9,8 @@ Usage (from the main venv)::
 On the same smooth 16-bit data (``vmin=0``, ``vmax=1``, ``.mkv``), for ONE and TWO fields,
 each backend (``MovieWriter(..., backend=b)``, ``MovieReader(..., backend=b)``):
 
-* write (best of N), read all (``to_array()`` on an opened reader, best of N);
+* write (best of N), read all (``to_array()`` on an opened reader, best of N; wall clock
+  and CPU time, FFmpeg's processes included);
 * random frame from a kept-open reader (mean over ``--random`` random indices, after one
   warm-up read) and from a fresh reader (``MovieReader(path)[i]`` incl. open and close,
   mean over 5 random indices), at ``--frames`` and (1 field) ``--long-frames`` frames;
@@ -383,6 +384,11 @@ def sec(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
+def cpu(pair: list[float] | None) -> str:
+    """CPU seconds of this process plus its children (``timed``'s pair)."""
+    return "-" if pair is None else f"{sum(pair):.2f}"
+
+
 def case_table(r: dict[str, Any], nf: str) -> str:
     c, pp = r["cases"][nf], ((r.get("pypde") or {}).get("cases") or {}).get(nf, {})
     py, ff, raw = c["pyav"], c["ffmpeg"], c["raw"]
@@ -391,6 +397,9 @@ def case_table(r: dict[str, Any], nf: str) -> str:
          sec(pp.get("write_s"))],
         ["read all [s]", sec(py["read_all_s"]), sec(ff["read_all_s"]), sec(raw["decode_s"]),
          sec(pp.get("read_all_s"))],
+        ["read all, CPU incl. FFmpeg processes [s]", cpu(py.get("read_all_cpu_s")),
+         cpu(ff.get("read_all_cpu_s")), cpu(raw.get("decode_cpu_s")),
+         cpu(pp.get("read_all_cpu_s"))],
         ["random frame, kept-open reader [ms]", ms(py["kept_open_s"]), ms(ff["kept_open_s"]),
          "", ""],
         ["random frame, fresh reader [ms]", ms(py["fresh_s"]), ms(ff["fresh_s"]), "", ""],
@@ -419,7 +428,9 @@ def report(r: dict[str, Any]) -> str:
         ]
     v = r["validate"]
     lines += ["", f"== validate_movie, 3-segment join of {v['frames']} frames (2 fields) ==",
-              table([["validate with segments [s]", sec(v["pyav_s"]), sec(v["ffmpeg_s"])]],
+              table([["validate with segments [s]", sec(v["pyav_s"]), sec(v["ffmpeg_s"])],
+                     ["  CPU incl. FFmpeg processes [s]", cpu(v.get("pyav_cpu_s")),
+                      cpu(v.get("ffmpeg_cpu_s"))]],
                     ["", "pyav", "ffmpeg backend"])]  # fmt: skip
     lines += ["", "== targets (issue 9) ==",
               table(checks(r), ["target", "value", "target", "verdict"])]  # fmt: skip

@@ -178,10 +178,32 @@ def test_kept_open_reader_seeks_without_reopening(long_movie, monkeypatch):
     assert pyav_backend.open_containers() == []
 
 
-def test_decoded_frame_must_be_the_one_asked_for(long_movie):
+def test_frame_found_by_time_must_be_at_its_time(long_movie, monkeypatch):
+    """Frame i is the packet within half a frame of i / fps. When the cues lead elsewhere
+    (damaged), the decoder indexes every packet once and finds the frame there; a frame
+    that is not in the file raises naming it, and the reader stays usable."""
+    path, _ = long_movie
+    with MovieReader(path, backend="pyav") as reader:
+        expected = reader.to_array()
+        decoder = reader._decoder
+        assert decoder.pts is None  # nothing indexed at open or while streaming
+        real_seek = decoder._seek_demuxer
+        monkeypatch.setattr(decoder, "_seek_demuxer", lambda pts: real_seek(pts + 40))
+        assert np.array_equal(reader[12], expected[12])
+        assert decoder.pts is not None and len(decoder.pts) == 30  # the fallback index
+        monkeypatch.setattr(decoder, "_seek_demuxer", real_seek)
+        del decoder._by_pts[12]  # as if frame 12 were missing
+        with pytest.raises(MovieFormatError, match=r"frame 12 \(at 0.48 s\) is not in the file"):
+            reader[12]
+        assert np.array_equal(reader[20], expected[20])
+
+
+def test_indexed_frame_must_be_the_one_asked_for(long_movie):
+    """The full index (py-pde movies): the bytes read and the decoded frame are checked."""
     path, _ = long_movie
     with MovieReader(path, backend="pyav") as reader:
         decoder = reader._decoder
+        assert decoder.index().packets == 30
         offset, size, _ = decoder._spans[13]
         decoder._spans[12] = (offset, size, decoder._spans[12][2])  # frame 13's bytes
         with pytest.raises(MovieFormatError, match=r"frame 12: .* not its indexed packet"):
@@ -297,6 +319,7 @@ def test_seeking_by_timestamp_when_bytes_are_not_located(long_movie, movie):
     path = long_movie[0] if movie == "ours" else PYPDE / movie
     with MovieReader(path, backend="pyav") as reader:
         everything = reader.to_array()
+        reader._decoder.index()
         reader._decoder._spans = None
         reader._decoder._next = -1
         n = len(reader)

@@ -30,11 +30,18 @@ class MovieReader:
     streaming pass; :meth:`to_array` returns all frames. Frames have shape
     ``(n_components, *grid_shape)`` and dtype float64; every returned array is new.
 
-    With the ``pyav`` backend the file stays open: its packets are indexed once and
-    ``reader[i]`` seeks by timestamp and checks that the decoded frame is frame ``i``.
-    A reader may be shared between threads (decoding is serialised by a lock). With the
+    With the ``pyav`` backend the file stays open and opening costs the same for any
+    length: frame ``i`` is the packet at ``i / fps``, found by seeking through the cues;
+    streaming decodes ahead on a few threads, ``reader[i]`` on libav's slice threads.
+    A reader may be shared between threads (a lock serialises the file). With the
     ``ffmpeg`` backend every read starts an FFmpeg process. :meth:`close` (or leaving the
     ``with`` block) releases the file; the reader is closed when garbage collected too.
+
+    What is checked when: at open, the metadata, the sidecar (and its digest) and that the
+    movie holds exactly one frame per sidecar line (pyav: the last frame is there and none
+    follows it; ffmpeg: the packets counted); on every frame read, its timestamp, libav's
+    log (slice CRCs) and (format 2) its digest. A frame missing in the middle of the movie
+    is found when it is read, and always by :func:`fieldmovie.validate_movie`.
 
     Damage that FFmpeg reports while decoding raises :class:`MovieFormatError`, but a
     streamed frame may be handed out before FFmpeg's message about it arrives; only
@@ -65,6 +72,8 @@ class MovieReader:
         if self.meta.origin == "py-pde":
             from .pypde import pypde_times
 
+            # their times may depend on the frame count; their frames on those before them
+            self.stream = self._decoder.index()
             times = pypde_times(self.stream, self.meta)
             #: the sidecar's per-frame times, digests and ranges (None for py-pde movies)
             self.frame_table = None
@@ -72,15 +81,16 @@ class MovieReader:
             self.frame_table = read_frame_table(self.meta, times_path(self.path))
             times = self.frame_table.times
         self._layout = FrameDecoder(self.meta, self._layout, self.frame_table)
-        if self.stream.packets >= 0 and len(times) != self.stream.packets:
-            raise MovieFormatError(
-                f"{times_path(self.path)} has {len(times)} times but {self.path} holds "
-                f"{self.stream.packets} frames; the sidecar does not belong to this movie or "
-                "one of them is truncated"
-            )
         #: nominal frame rate: frame i has the timestamp i / frame_rate (ffprobe's guess of
         #: the rate is not used: it can be off for short movies)
         self.frame_rate = Fraction(self.meta.codec.get("fps") or self.stream.frame_rate)
+        holds = self._decoder.length_problem(len(times), self.frame_rate)
+        if holds is not None:
+            raise MovieFormatError(
+                f"{times_path(self.path)} has {len(times)} times but {self.path} holds "
+                f"{holds}; the sidecar does not belong to this movie or one of them is "
+                "truncated"
+            )
         self.times = np.asarray(times, dtype=np.float64)
         self.times.flags.writeable = False
         self._open_streams: weakref.WeakSet = weakref.WeakSet()

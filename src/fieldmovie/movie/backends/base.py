@@ -77,9 +77,26 @@ class H264Encoder(ABC):
 
 
 class Decoder(ABC):
-    """A movie file opened for decoding; ``info`` is its probe (with the packet count)."""
+    """A movie file opened for decoding; ``info`` is its probe.
+
+    ``info.packets`` is the packet count, or -1 when the decoder did not count them at open
+    (the ``pyav`` decoder finds frames by their timestamps and reads only the header):
+    :meth:`index` counts them, :meth:`length_problem` checks a count cheaply.
+    """
 
     info: StreamInfo
+
+    def index(self) -> StreamInfo:
+        """Count (and index) every packet, one pass over the file; return ``info`` with
+        ``packets`` set. The default: the decoder counted them at open."""
+        return self.info
+
+    def length_problem(self, frames: int, fps: Fraction) -> str | None:
+        """None if the file holds exactly ``frames`` frames (frame i at ``i / fps``), else
+        what it holds instead ("7 frames", "a frame at pts 320 after frame 7", ...).
+        The default compares the packet count of :meth:`index`."""
+        packets = self.index().packets
+        return None if packets == frames else f"{packets} frames"
 
     @abstractmethod
     def frames(

@@ -2,18 +2,22 @@
 
 libav reports slice CRC mismatches and premature ends through its log, not as errors; every
 call captures the log of its own thread (:func:`captured_log`) and turns damage into
-errors. A :class:`_ContainerDecoder` keeps the file open, indexes the packets once and seeks
-by timestamp (every frame is a keyframe); a lock makes it safe to share between threads.
+errors. A :class:`_ContainerDecoder` keeps the file open, finds frame i at i / fps through
+the cues (docs/architecture.md says what is checked when); a lock makes it safe to share.
 Every container is closed in ``finally`` and counted while open (:func:`open_containers`).
 """
 
 from __future__ import annotations
 
 import bisect
+import collections
+import dataclasses
 import hashlib
 import os
+import queue
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -60,14 +64,32 @@ _log_users = 0
 _log_saved: tuple[int | None, bool] = (None, True)
 
 
+#: held while libav's log of all threads is captured (:func:`captured_log` all_threads)
+_all_threads_lock = threading.Lock()
+
+
 @contextmanager
-def captured_log() -> Iterator[list[tuple[int, str, str]]]:
+def captured_log(all_threads: bool = False) -> Iterator[list[tuple[int, str, str]]]:
     """libav's log messages of this thread while the block runs, as ``(level, name, text)``.
 
     The first user switches PyAV's logging on at ERROR level (it ignores libav's log by
     default) and turns off the suppression of repeated messages (a repeat from another
     thread would hide damage); the last user restores both settings.
+
+    ``all_threads``: also the messages of threads that capture none themselves, such as
+    libav's own slice threads (they log on their own threads). Such blocks run one at a
+    time in the process (a lock), so every such message in the window belongs to it; the
+    threads of fieldmovie's other calls capture their own messages and are not affected.
+    The list is filled when the block ends.
     """
+    if all_threads:
+        with _all_threads_lock, captured_log() as mine, av.logging.Capture(local=False) as rest:
+            logs: list[tuple[int, str, str]] = []
+            try:
+                yield logs
+            finally:
+                logs += mine + rest
+        return
     global _log_users, _log_saved
     with _log_lock:
         if _log_users == 0:
@@ -182,10 +204,82 @@ def raw_picture(frame: Any, pix_fmt: str, frame_bytes: int) -> np.ndarray:
     return out.reshape(-1)
 
 
+def _stream_workers() -> int:
+    """Decoding threads for streaming: one per core available, at most 4 (beyond that the
+    caller's own work per frame is the limit)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+#: frames in flight per decoding thread while streaming (memory stays flat: a few pictures)
+_AHEAD = 2
+
+
+def _new_decoder_context(stream: Any) -> Any:
+    """A codec context of its own for the stream (one thread: libav logs on the caller's)."""
+    template = stream.codec_context
+    ctx = av.CodecContext.create(template.codec.name, "r")
+    ctx.extradata = template.extradata
+    ctx.width, ctx.height = template.width, template.height
+    ctx.thread_count = 1
+    # packet times in seconds in libav's messages ("slice CRC mismatch ... at 0.44 seconds")
+    ctx.options = {"pkt_timebase": str(stream.time_base)}
+    return ctx
+
+
+#: libav slice threads decoding a single frame (reader[i]); 1: none
+_SLICE_THREADS = min(4, _stream_workers())
+
+
+def _slice_threaded_context(stream: Any) -> Any:
+    """A codec context decoding the slices of one frame on ``_SLICE_THREADS`` threads."""
+    ctx = _new_decoder_context(stream)
+    if _SLICE_THREADS > 1:
+        ctx.thread_type = "SLICE"
+        ctx.thread_count = _SLICE_THREADS
+    return ctx
+
+
+def _decode_checked(ctx: Any, packet: Any, path: Path, index: int) -> Any:
+    """Decode the packet of frame ``index`` on ``ctx`` with its log captured (of all
+    threads if ``ctx`` runs libav threads); MovieFormatError naming the frame if libav
+    fails, reports damage, or does not return exactly that frame (by its timestamp)."""
+    target = packet.pts
+    with captured_log(all_threads=ctx.thread_count != 1) as logs:
+        try:
+            frames = ctx.decode(packet)
+        except av.FFmpegError as exc:
+            raise MovieFormatError(f"{path}: frame {index} could not be decoded: {exc}"
+                                   + _said(logs)) from None  # fmt: skip
+    if damage_lines(log_text(logs)):
+        raise MovieFormatError(
+            f"{path}: FFmpeg reported damaged data near frame {index}" + _said(logs)
+        )
+    if len(frames) != 1 or frames[0].pts != target:
+        got = "no frame" if not frames else f"the frame at pts {frames[0].pts}"
+        raise MovieFormatError(f"{path}: frame {index} (pts {target}) could not be decoded: "
+                               f"seeking found {got}" + _said(logs))  # fmt: skip
+    return frames[0]
+
+
 class _ContainerDecoder(Decoder):
-    """A kept-open input: packets indexed once (pts, file offset, size, keyframe); a frame
-    is decoded from its stored bytes, read at the indexed offset, or, where the bytes
-    cannot be located, by seeking the demuxer to its timestamp."""
+    """A kept-open input. Opening reads only the header (constant time, whatever the length).
+
+    Frame ``i`` is the packet whose timestamp lies within half a frame of ``i / fps``
+    (the format puts it at exactly that time): found by seeking the demuxer by timestamp
+    (Matroska's cues) or by demuxing on from the previous frame. Streaming decodes ahead
+    on a few threads, each with a codec context and a log capture of its own. Every frame
+    must be a keyframe (fieldmovie's are).
+
+    :meth:`index` instead indexes every packet once (pts, file offset, size, keyframe):
+    py-pde's movies need their packet count, and their frames depend on those before them;
+    a frame is then decoded from its stored bytes read at the indexed offset (or, where
+    they cannot be located, by seeking the demuxer) and decoded on in order from its
+    keyframe. A lock makes the decoder safe to share between threads.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -195,22 +289,55 @@ class _ContainerDecoder(Decoder):
         try:
             self._stream = _video_stream(self._container, path)
             self._stream.codec_context.thread_count = 1  # all libav logging on our thread
-            with captured_log():
-                try:
-                    index = [(_pts(p), p.pos, p.size, p.is_keyframe, bytes(memoryview(p)[:16]))
-                             for p in _packets(self._container, self._stream)]  # fmt: skip
-                except MovieFormatError as exc:
-                    raise MovieFormatError(f"{path}: {exc}") from None
-            #: pts of every stored frame, and the frames that are keyframes
-            self.pts = [entry[0] for entry in index]
-            self._keys = [i for i, entry in enumerate(index) if entry[3]]
-            self.info = _stream_info(self._container, self._stream, path, len(self.pts))
-            self._locate(index)
+            self.info = _stream_info(self._container, self._stream, path, -1)
+            #: pts of every stored frame once :meth:`index` ran (None: found by time)
+            self.pts: list[int] | None = None
+            self._keys: list[int] = []
+            self._spans: list[tuple[int, int, bytes]] | None = None
             self._demux: Iterator[Any] | None = None
-            self._next = -1  # the frame the demuxer delivers next (-1: unknown)
+            self._next = -1  # the frame the demuxer (indexed: the decoder) delivers next
+            self._seeked = False  # the demuxer was just positioned (it may start earlier)
+            self._timed = True  # frame i is the packet at i / fps (False: the i-th packet)
+            self._by_pts: list[tuple[int, int]] = []
+            self._single: Any = None  # the codec context for single frames (slice threads)
         except BaseException:
             self.close()
             raise
+
+    # -- the full index (py-pde movies) ----------------------------------------------------
+    def index(self) -> StreamInfo:
+        """Index every packet (one pass) and decode frame ``i`` as the ``i``-th packet, from
+        its keyframe on (py-pde's movies)."""
+        with self._lock:
+            self._timed = False
+            return self._index()
+
+    def _index(self) -> StreamInfo:
+        """One pass over all packets with a container of its own (not relying on the cues);
+        under the lock."""
+        self._check_open()
+        if self.pts is not None:
+            return self.info
+        container = _open_input(self.path)
+        try:
+            stream = _video_stream(container, self.path)
+            with captured_log():
+                try:
+                    index = [(_pts(p), p.pos, p.size, p.is_keyframe, bytes(memoryview(p)[:16]))
+                             for p in _packets(container, stream)]  # fmt: skip
+                except MovieFormatError as exc:
+                    raise MovieFormatError(f"{self.path}: {exc}") from None
+                except av.FFmpegError as exc:
+                    raise MovieFormatError(f"{self.path}: cannot be read: {exc}") from None
+        finally:
+            _close_container(container)
+        self._keys = [i for i, entry in enumerate(index) if entry[3]]
+        self._locate(index)
+        self.pts = [entry[0] for entry in index]
+        self._by_pts = sorted((pts, i) for i, pts in enumerate(self.pts))
+        self.info = dataclasses.replace(self.info, packets=len(self.pts))
+        self._next = -1
+        return self.info
 
     def _locate(self, index: list[tuple[Any, ...]]) -> None:
         """File offset and size of each packet's bytes (None: use the demuxer)."""
@@ -224,6 +351,152 @@ class _ContainerDecoder(Decoder):
             spans.append((pos + where, size, head))
         self._spans = spans
 
+    # -- frames found by their timestamps --------------------------------------------------
+    def length_problem(self, frames: int, fps: Fraction) -> str | None:
+        with self._lock:
+            self._check_open()
+            if self.pts is None and self._timed:
+                try:  # the last frame must be there, and nothing after it
+                    if frames:
+                        self._by_cues(frames - 1, fps)
+                    else:
+                        self._seek_demuxer(0)
+                    if next(self._demux, None) is None:
+                        return None
+                except (MovieFormatError, av.FFmpegError):
+                    pass  # damaged cues, a missing frame, ...: count the packets
+                finally:
+                    self._next = -1
+            n = len(self.pts) if self.pts is not None else self._index().packets
+        return None if n == frames else f"{n} frames"
+
+    def _seek_demuxer(self, pts: int) -> None:
+        self._container.seek(pts, stream=self._stream, backward=True)
+        self._demux = _packets(self._container, self._stream)
+        self._seeked = True
+
+    def _packet(self, index: int, fps: Fraction) -> Any:
+        """The packet of frame ``index``: its pts within half a frame of ``index / fps``.
+        Found through the cues (the demuxer seeks unless it delivers that frame next); if
+        they fail (damaged, an odd file), through the full index. Under the lock."""
+        if self.pts is None:
+            try:
+                return self._by_cues(index, fps)
+            except (MovieFormatError, av.FFmpegError):
+                self._index()
+        step = 1 / (fps * self._stream.time_base)
+        lo, hi = (index - Fraction(1, 2)) * step, (index + Fraction(1, 2)) * step
+        k = bisect.bisect_left(self._by_pts, (lo, -1))
+        if k == len(self._by_pts) or not self._by_pts[k][0] < hi:
+            raise MovieFormatError(
+                f"{self.path}: frame {index} (at {float(index / fps):g} s) is not in the file "
+                f"(none of its {len(self.pts)} packets is within half a frame of that time)"
+            )
+        j = self._by_pts[k][1]
+        if self._spans is None:
+            self._seek_demuxer(self.pts[j])
+        packet = self._next_packet(j)
+        if packet is None:
+            raise MovieFormatError(f"{self.path}: frame {index}: its packet cannot be read")
+        return packet
+
+    def _by_cues(self, index: int, fps: Fraction) -> Any:
+        step = 1 / (fps * self._stream.time_base)  # a frame's duration in pts units
+        lo, hi = (index - Fraction(1, 2)) * step, (index + Fraction(1, 2)) * step
+        at = f"frame {index} (at {float(index / fps):g} s)"
+        with captured_log() as logs:
+            try:
+                if self._next != index:
+                    self._seek_demuxer(int(index * step))
+                self._next = -1  # unknown until the frame's packet was found
+                for packet in self._demux:
+                    pts = _pts(packet)
+                    if pts < lo and self._seeked:  # seeking lands at or before the time
+                        continue
+                    self._seeked = False
+                    if not lo <= pts < hi:
+                        raise MovieFormatError(
+                            f"{at} is not in the file: the packet found next is at pts {pts} "
+                            f"({float(pts * self._stream.time_base):g} s)"
+                        )
+                    self._next = index + 1
+                    return packet
+                raise MovieFormatError(f"{at} is not in the file: it ends before")
+            except av.FFmpegError as exc:
+                raise MovieFormatError(f"{self.path}: {at} cannot be read: {exc}"
+                                       + _said(logs)) from None  # fmt: skip
+            except MovieFormatError as exc:
+                raise MovieFormatError(f"{self.path}: {exc}" + _said(logs)) from None
+
+    def _check_open(self) -> None:
+        if self._container is None:
+            raise ValueError(f"{self.path}: reader is closed")
+
+    def _locked_packet(self, index: int, fps: Fraction) -> Any:
+        with self._lock:
+            self._check_open()
+            return self._packet(index, fps)
+
+    def _by_time(
+        self, start: int, count: int, pix_fmt: str, frame_bytes: int, fps: Fraction
+    ) -> Iterator[np.ndarray]:
+        workers = _stream_workers() if count >= 4 else 1
+        if workers == 1:
+            for i in range(start, start + count):
+                with self._lock:
+                    self._check_open()
+                    if self._single is None:
+                        self._single = _slice_threaded_context(self._stream)
+                    frame = _decode_checked(self._single, self._packet(i, fps), self.path, i)
+                    picture = raw_picture(frame, pix_fmt, frame_bytes)
+                yield picture
+            return
+        yield from self._decode_ahead(start, count, pix_fmt, frame_bytes, fps, workers)
+
+    def _decode_ahead(
+        self, start: int, count: int, pix_fmt: str, frame_bytes: int, fps: Fraction,
+        workers: int,
+    ) -> Iterator[np.ndarray]:  # fmt: skip
+        """Packets demuxed here in order, decoded on ``workers`` threads, yielded in order;
+        at most ``_AHEAD`` frames per thread in flight. Ending early (close, break, an error)
+        cancels what is queued and joins the threads."""
+        contexts: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(workers):
+            contexts.put(_new_decoder_context(self._stream))
+        path = self.path
+
+        def decode(packet: Any, index: int) -> np.ndarray:
+            ctx = contexts.get()  # never waits: as many contexts as threads
+            try:
+                return raw_picture(_decode_checked(ctx, packet, path, index), pix_fmt,
+                                   frame_bytes)  # fmt: skip
+            finally:
+                contexts.put(ctx)
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix=f"fieldmovie-decode-{path.name}")
+        pending: collections.deque = collections.deque()
+        try:
+            for i in range(start, start + count):
+                try:
+                    packet = self._locked_packet(i, fps)
+                except MovieFormatError as exc:  # raised in turn: the frames before come first
+                    failed: Future = Future()
+                    failed.set_exception(exc)
+                    pending.append(failed)
+                    break
+                pending.append(pool.submit(decode, packet, i))
+                if len(pending) >= workers * _AHEAD:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+            while not contexts.empty():  # the codec contexts are freed with their last ref
+                contexts.get()
+
+    # -- decoding ----------------------------------------------------------------------------
     def __del__(self) -> None:
         if getattr(self, "_container", None) is not None:
             self.close()
@@ -236,10 +509,14 @@ class _ContainerDecoder(Decoder):
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            self._single = None  # freed with its last reference
 
     def frames(
         self, start: int, count: int, pix_fmt: str, frame_bytes: int, fps: Fraction
     ) -> Iterator[np.ndarray]:
+        if self._timed:
+            yield from self._by_time(start, count, pix_fmt, frame_bytes, fps)
+            return
         for i in range(start, start + count):
             with self._lock:
                 picture = self._decode(i, pix_fmt, frame_bytes)
@@ -254,13 +531,12 @@ class _ContainerDecoder(Decoder):
         self._next = index
 
     def _decode(self, index: int, pix_fmt: str, frame_bytes: int) -> np.ndarray:
-        if self._container is None:
-            raise ValueError(f"{self.path}: reader is closed")
+        self._check_open()
         if index >= len(self.pts):
             raise MovieFormatError(f"{self.path}: frame {index} could not be decoded (the file "
                                    f"holds {len(self.pts)} frames)")  # fmt: skip
         if self._next != index:
-            # ours are all keyframes; py-pde's FFV1 frames depend on those before them
+            # py-pde's FFV1 frames depend on those before them
             key = self._keys[bisect.bisect_right(self._keys, index) - 1] if self._keys else 0
             if not key <= self._next < index:  # else decoding on from here is shorter
                 self._seek(key)
@@ -532,6 +808,9 @@ class PyAVBackend(Backend):
             stream = _video_stream(container, path)
             ctx = stream.codec_context
             ctx.thread_count = 1
+            if decode and ctx.codec and ctx.codec.name == "ffv1" and _stream_workers() > 1:
+                scan.log = _scan_decoding_ahead(container, stream, scan, _stream_workers())
+                return scan
             with captured_log() as logs:
                 for packet in _packets(container, stream):
                     scan.packets.append(hashlib.md5(bytes(packet)).hexdigest())
@@ -560,3 +839,66 @@ def _decode_into(ctx: Any, packet: Any, sums: list[str], index: int) -> list[str
     except av.FFmpegError as exc:
         return [f"Error while decoding frame {index}: {exc}"]
     return []
+
+
+def _scan_decoding_ahead(container: Any, stream: Any, scan: Scan, workers: int) -> str:
+    """:meth:`PyAVBackend.scan` of an FFV1 stream with the decoding on ``workers`` threads;
+    returns the log. Each run of packets from a keyframe to the next is decoded in order on
+    one codec context (a frame may depend on the ones before it); runs go to the threads
+    in turn, their checksums, messages (captured on each thread) and errors are collected
+    in order, at most ``_AHEAD`` runs per thread in flight. The same as decoding in order,
+    except the checksum of a damaged frame (reported in the log either way): libav fills a
+    damaged slice from the frame its context decoded before, here not always the one before."""
+    contexts: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(workers):
+        contexts.put(_new_decoder_context(stream))
+
+    def decode_run(run: list[Any], first: int) -> tuple[list[str], str, list[str]]:
+        ctx = contexts.get()  # never waits: as many contexts as threads
+        sums: list[str] = []
+        errors: list[str] = []
+        try:
+            with captured_log() as logs:
+                for k, packet in enumerate(run):
+                    errors += _decode_into(ctx, packet, sums, first + k)
+                errors += _decode_into(ctx, None, sums, first + len(run))
+            ctx.flush_buffers()  # drained: ready for the next run
+            return sums, log_text(logs), errors
+        finally:
+            contexts.put(ctx)
+
+    said: list[str] = []
+    errors: list[str] = []
+
+    def collect(future: Any) -> None:
+        sums, text, errs = future.result()
+        scan.frames.extend(sums)
+        said.append(text)
+        errors.extend(errs)
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="fieldmovie-decode-scan")
+    pending: collections.deque = collections.deque()
+    run: list[Any] = []
+    first = 0
+    try:
+        with captured_log() as logs:  # the demuxer's messages, on this thread
+            for packet in _packets(container, stream):
+                scan.packets.append(hashlib.md5(bytes(packet)).hexdigest())
+                scan.pts.append(float(_pts(packet) * packet.time_base))
+                if packet.is_keyframe and run:
+                    pending.append(pool.submit(decode_run, run, first))
+                    run, first = [], len(scan.packets) - 1
+                    if len(pending) >= workers * _AHEAD:
+                        collect(pending.popleft())
+                run.append(packet)
+            if run:
+                pending.append(pool.submit(decode_run, run, first))
+            while pending:
+                collect(pending.popleft())
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+        while not contexts.empty():
+            contexts.get()
+    return "\n".join(filter(None, [log_text(logs), *said, *errors]))
