@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -141,6 +142,33 @@ def _parse_row(line: str, n: int, source: str, lineno: int) -> tuple[float, str,
     return t, fields[1], ends
 
 
+_HEX = re.compile("[0-9a-f]*")
+
+
+def _parse_rows_at_once(rows: list[str], n: int) -> tuple[list[float], list[str], np.ndarray] | None:
+    """Version 2 rows parsed column-wise in one go (line by line, a fresh reader of a
+    2000-frame movie spends ~10 ms here); None when anything is unusual, so that the
+    line-by-line parser (:func:`_parse_row`) finds the problem and names its line."""
+    cols = 2 + 2 * n
+    if not rows or any(row.count(" ") != cols - 1 for row in rows):
+        return None
+    tokens = " ".join(rows).split(" ")
+    digests = tokens[1::cols]
+    joined = "".join(digests)
+    if len(joined) != 2 * FRAME_DIGEST_BYTES * len(rows) or not _HEX.fullmatch(joined):
+        return None
+    del tokens[1::cols]
+    try:
+        numbers = np.array(list(map(float, tokens)), dtype=np.float64)
+    except ValueError:
+        return None
+    numbers = numbers.reshape(len(rows), cols - 1)
+    ends = numbers[:, 1:].reshape(len(rows), n, 2)
+    if not (np.isfinite(ends).all() and (ends[:, :, 0] <= ends[:, :, 1]).all()):
+        return None
+    return numbers[:, 0].tolist(), digests, ends
+
+
 def parse_table(data: bytes, source: str = "sidecar") -> FrameTable:
     """Parse sidecar bytes (version 1 or 2); errors name ``source`` and the line."""
     try:
@@ -159,6 +187,10 @@ def parse_table(data: bytes, source: str = "sidecar") -> FrameTable:
         return FrameTable(times=times, raw=data)
     names = _parse_header(lines[0], source)
     n = len(names)
+    fast = _parse_rows_at_once(lines[1:], n)
+    if fast is not None:
+        times, digests, arr = fast
+        return FrameTable(times, digests, arr[:, :, 0].copy(), arr[:, :, 1].copy(), names, 2, data)
     times, digests, ends = [], [], []
     for lineno, line in enumerate(lines[1:], 2):
         t, digest, row = _parse_row(line, n, source, lineno)
