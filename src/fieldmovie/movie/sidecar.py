@@ -145,7 +145,9 @@ def _parse_row(line: str, n: int, source: str, lineno: int) -> tuple[float, str,
 _HEX = re.compile("[0-9a-f]*")
 
 
-def _parse_rows_at_once(rows: list[str], n: int) -> tuple[list[float], list[str], np.ndarray] | None:
+def _parse_rows_at_once(
+    rows: list[str], n: int
+) -> tuple[list[float], list[str], np.ndarray] | None:
     """Version 2 rows parsed column-wise in one go (line by line, a fresh reader of a
     2000-frame movie spends ~10 ms here); None when anything is unusual, so that the
     line-by-line parser (:func:`_parse_row`) finds the problem and names its line."""
