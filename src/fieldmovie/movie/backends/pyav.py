@@ -451,8 +451,10 @@ class _LibavH264(H264Encoder):
 
 
 def _remux(source: Path, output: Path, *, container: str, comment: str,
-           options: dict[str, str] | None = None, fmt: str | None = None) -> None:  # fmt: skip
-    """Stream copy of the video stream of ``source`` into ``output`` with only ``comment``."""
+           options: dict[str, str] | None = None, fmt: str | None = None) -> int:  # fmt: skip
+    """Stream copy of the video stream of ``source`` into ``output`` with only ``comment``;
+    returns the number of packets copied."""
+    copied = 0
     with captured_log() as logs:
         try:
             inp = _open_container(source, format=fmt, options=options or {})
@@ -467,6 +469,7 @@ def _remux(source: Path, output: Path, *, container: str, comment: str,
                 for packet in _packets(inp, src):
                     packet.stream = dst
                     out.mux(packet)
+                    copied += 1
             except av.FFmpegError as exc:
                 raise _libav_error(f"stream copy of {source} into {output} failed", exc,
                                    logs) from None  # fmt: skip
@@ -474,6 +477,10 @@ def _remux(source: Path, output: Path, *, container: str, comment: str,
                 _close_container(out)
         finally:
             _close_container(inp)
+    said = log_text(logs)
+    if error_lines(said):  # libav logs some failures without raising
+        raise FFmpegError(f"stream copy of {source} into {output} failed", said)
+    return copied
 
 
 def _frame_md5(frame: Any) -> str:
@@ -519,8 +526,8 @@ class PyAVBackend(Backend):
             _remux(listing, output, container=container, comment=comment,
                    options={"safe": "0"}, fmt="concat")  # fmt: skip
 
-    def set_comment(self, source: Path, output: Path, *, container: str, comment: str) -> None:
-        _remux(source, output, container=container, comment=comment)
+    def set_comment(self, source: Path, output: Path, *, container: str, comment: str) -> int:
+        return _remux(source, output, container=container, comment=comment)
 
     def scan(self, path: Path, *, decode: bool = True) -> Scan:
         try:
