@@ -256,3 +256,28 @@ def test_rewriting_the_metadata_checks_the_frame_count(tmp_path, backend):
     assert listing(tmp_path) == ["m.mkv", "m.mkv.times"]
     _rewrite_metadata(path, meta, "matroska", get_backend(backend))  # probed: 4
     assert listing(tmp_path) == ["m.mkv", "m.mkv.times"]
+
+
+# ------------------------------------------------------------------ the quantization fast path
+
+
+@pytest.mark.parametrize("bits", [8, 10, 12, 16])
+def test_quantizing_inside_the_range_is_bit_identical(rng, bits):
+    """The writer's fast path for data inside the range equals codec.quantize exactly:
+    values at both ends, a constant component, negative and huge ranges, tiny spans."""
+    from fieldmovie.movie import codec
+    from fieldmovie.movie.writer import _quantize_inside
+
+    cases = [(0.0, 1.0), (-3.5, 2.25), (1e300, 1.5e300), (-1e-300, 1e-300), (7.0, 7.0),
+             (1.0, np.nextafter(1.0, 2.0)), (-1e6, -1e6 + 1e-9)]  # fmt: skip
+    for _ in range(3):
+        lo = np.array([a for a, _ in cases])
+        hi = np.array([b for _, b in cases])
+        data = lo[:, None, None] + rng.random((len(cases), 9, 7)) * (hi - lo)[:, None, None]
+        data = np.minimum(np.maximum(data, lo[:, None, None]), hi[:, None, None])
+        data[:, 0, 0], data[:, -1, -1] = lo, hi  # both ends
+        want, clipped = codec.quantize(data, lo, hi, bits)
+        assert not clipped.any()
+        got = _quantize_inside(data, lo, hi, bits)
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want)
