@@ -383,12 +383,19 @@ def sec(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
+def cpu(x: list[float] | None) -> str:
+    """CPU seconds of a run: this process plus its children."""
+    return "-" if not x else f"{sum(x):.2f}"
+
+
 def case_table(r: dict[str, Any], nf: str) -> str:
     c, pp = r["cases"][nf], ((r.get("pypde") or {}).get("cases") or {}).get(nf, {})
     py, ff, raw = c["pyav"], c["ffmpeg"], c["raw"]
     rows = [
         ["write [s]", sec(py["write_s"]), sec(ff["write_s"]), sec(raw["encode_s"]),
          sec(pp.get("write_s"))],
+        ["write CPU, all processes [s]", cpu(py.get("write_cpu_s")), cpu(ff.get("write_cpu_s")),
+         cpu(raw.get("encode_cpu_s")), cpu(pp.get("write_cpu_s"))],
         ["read all [s]", sec(py["read_all_s"]), sec(ff["read_all_s"]), sec(raw["decode_s"]),
          sec(pp.get("read_all_s"))],
         ["random frame, kept-open reader [ms]", ms(py["kept_open_s"]), ms(ff["kept_open_s"]),
@@ -495,7 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmachine before: {r['machine']['load_before']}\nmachine after: "
           f"{r['machine']['load_after']}")  # fmt: skip
     print(
-        "notes: wall clock; write/read-all/validate best of --reps; random frames are means. "
+        "notes: wall clock; write/read-all/validate best of --reps; random frames are means; "
+        "write CPU = user+system of the run with the least CPU (this process and its children: "
+        "the ffmpeg processes; for py-pde its writing, in its own interpreter). "
         "raw ffmpeg CLI = the ffmpeg backend's encoder command reading a raw file / decoding "
         "to rawvideo into a pipe read by Python."
     )
