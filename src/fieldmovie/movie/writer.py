@@ -39,7 +39,9 @@ class MovieWriter:
                 writer.append(data, t)
 
     Frames are encoded while they arrive (in-process with the ``pyav`` backend, or one FFmpeg
-    process fed through a pipe with ``ffmpeg``) into a temporary file next to ``path``. Only
+    process fed through a pipe with ``ffmpeg``) into a temporary file next to ``path``, on a
+    background thread fed through a short queue: :meth:`append` quantizes and digests the
+    next frame meanwhile, and raises an encoder error of an earlier frame (naming it). Only
     a successful :meth:`close` renames the movie and its ``.times`` into place; on an
     exception the partial files are removed and any pre-existing movie at ``path`` is left
     untouched.
