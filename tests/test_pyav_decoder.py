@@ -235,3 +235,31 @@ def test_reader_closed_by_another_thread_while_streaming(movie):
     assert outcome in (["closed"], ["finished"]), outcome
     assert _decode_threads() == []
     assert pyav_backend.open_containers() == []
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_encoder_on_worker_threads_captures_all_threads(tmp_path, monkeypatch, threads):
+    """The FFV1 encoder runs on libav's slice threads (ENCODER_THREADS 0): its encode calls
+    capture the messages of all threads; a single-threaded encoder its own thread only."""
+    monkeypatch.setattr(pyav_backend, "ENCODER_THREADS", threads)
+    encoding, seen = threading.local(), []
+    capture, encode = pyav_backend.captured_log, pyav_backend._encode_and_mux
+
+    def recording_capture(all_threads: bool = False):  # noqa: ANN202
+        if getattr(encoding, "active", False):
+            seen.append(all_threads)
+        return capture(all_threads)
+
+    def marked_encode(*args):  # noqa: ANN002, ANN202
+        encoding.active, first = True, len(seen)
+        try:
+            return encode(*args)
+        finally:
+            encoding.active = False
+            del seen[first + 1 :]  # the call's own capture (an all-threads one nests another)
+
+    monkeypatch.setattr(pyav_backend, "captured_log", recording_capture)
+    monkeypatch.setattr(pyav_backend, "_encode_and_mux", marked_encode)
+    frames = np.random.default_rng(3).random((4, 1, 128, 128))  # big enough for threads
+    write_movie(tmp_path / "m.mkv", frames, backend="pyav")
+    assert seen == [threads != 1] * 5, seen  # 4 frames and the flush

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import queue
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,7 +39,9 @@ class MovieWriter:
                 writer.append(data, t)
 
     Frames are encoded while they arrive (in-process with the ``pyav`` backend, or one FFmpeg
-    process fed through a pipe with ``ffmpeg``) into a temporary file next to ``path``. Only
+    process fed through a pipe with ``ffmpeg``) into a temporary file next to ``path``, on a
+    background thread fed through a short queue: :meth:`append` quantizes and digests the
+    next frame meanwhile, and raises an encoder error of an earlier frame (naming it). Only
     a successful :meth:`close` renames the movie and its ``.times`` into place; on an
     exception the partial files are removed and any pre-existing movie at ``path`` is left
     untouched.
@@ -131,7 +135,7 @@ class MovieWriter:
             )
         self._times: list[float] = []
         self._tmp: Path | None = None
-        self._proc: PictureEncoder | None = None
+        self._proc: _EncodeThread | None = None
         self._warned = False
         self._closed = False
 
@@ -192,17 +196,18 @@ class MovieWriter:
         if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
             raise ValueError(f"{self.path}: frame {frame} has dtype {data.dtype}; need real data")
         data = data.astype(np.float64, copy=False)
-        finite = np.isfinite(data)
-        if not finite.all():
-            comp = int(np.argmin(finite.reshape(meta.n_components, -1).all(axis=1)))
-            bad = data[comp][~finite[comp]]
-            raise ValueError(
-                f"{self.path}: frame {frame} (t={t!r}) has {bad.size} non-finite value(s) "
-                f"({bad[0]}) in component {meta.components[comp]!r}; refusing to store them"
-            )
+        # min and max of each component: NaN and inf show there (one pass each, instead of
+        # an isfinite pass and two comparison passes for clipping)
+        flat = data.reshape(meta.n_components, -1)
+        low, high = flat.min(axis=1), flat.max(axis=1)
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            self._refuse_non_finite(data, frame, t)
         lo, hi = self._frames.frame_range(data, frame, t)
-        pixels, clipped = codec.quantize(data, lo, hi, meta.bits)
-        if clipped.any():
+        if (low >= lo).all() and (high <= hi).all():
+            pixels, clipped = _quantize_inside(data, lo, hi, meta.bits), None
+        else:
+            pixels, clipped = codec.quantize(data, lo, hi, meta.bits)
+        if clipped is not None and clipped.any():
             for c, n in enumerate(clipped):
                 meta.clipped[c] += int(n)
             if not self._warned:
@@ -218,11 +223,23 @@ class MovieWriter:
         if self._proc is None:
             self._tmp = temporary_path(self.path)
             self.meta.backend = {"name": self.backend.name, "version": self.backend.version()}
-            self._proc = self.backend.open_encoder(self._tmp, self._encoder_spec())
+            encoder = self.backend.open_encoder(self._tmp, self._encoder_spec())
+            self._proc = _EncodeThread(encoder, self.path)
         picture = np.ascontiguousarray(codec.pad_picture(codec.to_picture(pixels)))
-        self._proc.write(picture)
+        # the encoder works on this picture in the background while we digest it (the
+        # picture is new and never written to again)
+        self._proc.write(frame, picture)
         self._frames.record(lo, hi, picture)
         self._times.append(t)
+
+    def _refuse_non_finite(self, data: np.ndarray, frame: int, t: float) -> None:
+        finite = np.isfinite(data)
+        comp = int(np.argmin(finite.reshape(self.meta.n_components, -1).all(axis=1)))
+        bad = data[comp][~finite[comp]]
+        raise ValueError(
+            f"{self.path}: frame {frame} (t={t!r}) has {bad.size} non-finite value(s) "
+            f"({bad[0]}) in component {self.meta.components[comp]!r}; refusing to store them"
+        )
 
     def close(self) -> None:
         """Finish encoding and move the movie and its ``.times`` into place."""
@@ -237,7 +254,9 @@ class MovieWriter:
             # the ranges, digests and clipping counts are known only now: put them into the
             # comment tag (stream copy)
             sidecar = self._frames.finish(self._times)
-            _rewrite_metadata(self._tmp, self.meta, self._container, self.backend)
+            _rewrite_metadata(
+                self._tmp, self.meta, self._container, self.backend, frames=len(self._times)
+            )
             times_tmp = temporary_path(times_path(self.path))
             try:
                 times_tmp.write_bytes(sidecar)
@@ -264,16 +283,135 @@ class MovieWriter:
         self._tmp = None
 
 
-def _rewrite_metadata(path: Path, meta: MovieMeta, container: str, backend: Backend) -> None:
-    """Replace the comment tag of ``path`` by ``meta`` (stream copy into a temporary file)."""
+def _quantize_inside(data: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int) -> np.ndarray:
+    """:func:`codec.quantize` of data known to lie inside ``[lo, hi]``, bit for bit, in
+    fewer passes: the clipping to the range and its counts are no-ops there, and the
+    scaled values are >= 0, so only the top level needs clipping."""
+    shape = (-1,) + (1,) * (data.ndim - 1)
+    lo, span = lo.reshape(shape), (hi - lo).reshape(shape)
+    levels = float(2**bits - 1)
+    scaled = data - lo
+    scaled *= np.divide(levels, span, out=np.zeros_like(span), where=span > 0)
+    np.rint(scaled, out=scaled)
+    np.minimum(scaled, levels, out=scaled)
+    return scaled.astype(codec.pixel_dtype(bits))
+
+
+def _rewrite_metadata(
+    path: Path, meta: MovieMeta, container: str, backend: Backend, *, frames: int | None = None
+) -> None:
+    """Replace the comment tag of ``path`` by ``meta`` (stream copy into a temporary file).
+
+    The stream copy must keep all ``frames`` (the frames encoded; None: the packets of
+    ``path``, probed).
+    """
     tmp = temporary_path(path)
     try:
-        backend.set_comment(path, tmp, container=container, comment=meta.to_json())
-        before = probe(path, backend=backend).packets
-        after = probe(tmp, backend=backend).packets
-        if after != before:
-            raise FFmpegError(f"{path}: rewriting the metadata kept {after} of {before} frames")
+        copied = backend.set_comment(path, tmp, container=container, comment=meta.to_json())
+        expected = frames if frames is not None else probe(path, backend=backend).packets
+        if copied != expected:
+            raise FFmpegError(f"{path}: rewriting the metadata kept {copied} of {expected} frames")
         os.replace(tmp, path)
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+#: pictures queued for the encoder thread at most (memory: this many pictures, plus the one
+#: being encoded and the one being quantized)
+QUEUE_DEPTH = 2
+
+
+class _EncodeThread:
+    """Runs a :class:`PictureEncoder` on a background thread fed through a bounded queue.
+
+    Quantizing and digesting frame k+1 on the caller's thread overlaps the encoding of
+    frame k (libav and the pipe writes release the GIL). An encoder error is kept and raised
+    at the next :meth:`write` or :meth:`finish`. The thread holds no reference to the writer,
+    so a writer dropped without ``close()`` is collected and its ``__del__`` stops the thread.
+    """
+
+    def __init__(self, encoder: PictureEncoder, path: Path) -> None:
+        self.encoder, self.path = encoder, path
+        self._queue: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(QUEUE_DEPTH)
+        self._error: tuple[int, BaseException] | None = None
+        self._stop = False  # close() before finish(): drop the queued pictures
+        self._lock = threading.Lock()
+        self._exited = False  # the thread has left its loop
+        self._release_on_exit = False  # close() could not wait: the thread releases
+        self._released = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"fieldmovie encoder {path.name}", daemon=True
+        )
+        try:
+            self._thread.start()
+        except BaseException:
+            encoder.close()
+            raise
+
+    def _run(self) -> None:
+        try:
+            while not self._release_on_exit:
+                item = self._queue.get()
+                if item is None:
+                    return
+                if self._error is not None or self._stop:
+                    continue  # drain, so that the caller never blocks on a full queue
+                frame, picture = item
+                try:
+                    self.encoder.write(picture)
+                except BaseException as exc:  # raised on the caller's thread
+                    self._error = (frame, exc)
+        finally:
+            with self._lock:
+                self._exited = True
+                release = self._release_on_exit
+            if release:
+                self.encoder.close()
+
+    def _raise_error(self) -> None:
+        if self._error is None:
+            return
+        frame, exc = self._error
+        if isinstance(exc, FFmpegError):  # names the frame already
+            raise exc
+        raise FFmpegError(f"{self.path}: encoding frame {frame} failed: {exc!r}") from exc
+
+    def write(self, frame: int, picture: np.ndarray) -> None:
+        """Queue ``picture`` (frame ``frame``); raises an earlier frame's encoder error."""
+        self._raise_error()
+        self._queue.put((frame, picture))
+
+    def _join(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def finish(self) -> None:
+        """Encode what is queued, then flush and close the file (the encoder's finish)."""
+        self._join()
+        self._raise_error()
+        self.encoder.finish()
+
+    def close(self) -> None:
+        """Stop the thread (queued pictures are dropped) and release the encoder."""
+        if self._released:
+            return
+        self._released = True
+        self._stop = True
+        try:
+            if threading.current_thread() is not self._thread:
+                self._join()
+        finally:
+            with self._lock:
+                if not self._exited:
+                    # interrupted while waiting, or the garbage collector ran this on the
+                    # thread itself: never release an encoder in use; the thread does it
+                    self._release_on_exit = True
+            if self._release_on_exit:
+                try:
+                    self._queue.put_nowait(None)  # wake it (a full queue wakes it too)
+                except queue.Full:
+                    pass
+            else:
+                self.encoder.close()

@@ -138,8 +138,9 @@ class Backend(ABC):
         """Join ``segments`` with the concat demuxer by stream copy; only ``comment`` as tag."""
 
     @abstractmethod
-    def set_comment(self, source: Path, output: Path, *, container: str, comment: str) -> None:
-        """Copy ``source`` to ``output`` (stream copy) with the comment tag replaced."""
+    def set_comment(self, source: Path, output: Path, *, container: str, comment: str) -> int:
+        """Copy ``source`` to ``output`` (stream copy) with the comment tag replaced; return
+        the number of video packets written (counted while copying: no second pass)."""
 
     @abstractmethod
     def scan(self, path: Path, *, decode: bool = True) -> Scan:

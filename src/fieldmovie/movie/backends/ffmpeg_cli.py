@@ -241,6 +241,14 @@ class _PipeH264(H264Encoder):
             self._proc = None
 
 
+def _progress_frames(stdout: bytes, what: str) -> int:
+    """The last ``frame=N`` of FFmpeg's ``-progress`` output (frames written)."""
+    found = re.findall(rb"^frame=\s*(\d+)\s*$", stdout, re.MULTILINE)
+    if not found:
+        raise FFmpegError(f"{what}: FFmpeg reported no progress (frame count unknown)")
+    return int(found[-1])
+
+
 def _check_rgb(picture: np.ndarray, shape: tuple[int, int, int]) -> None:
     if picture.shape != shape or picture.dtype != np.uint8:
         raise ValueError(
@@ -319,10 +327,15 @@ class FFmpegBackend(Backend):
             # a stream copy of any length; FFmpeg ends with its input
             run(_compile(out), timeout=None, what=f"joining {len(segments)} segments into {output}")
 
-    def set_comment(self, source: Path, output: Path, *, container: str, comment: str) -> None:
+    def set_comment(self, source: Path, output: Path, *, container: str, comment: str) -> int:
         out = ffmpeg_python.output(ffmpeg_python.input(str(source)), str(output), map=0, c="copy",
                                    metadata=f"comment={comment}", f=container)  # fmt: skip
-        run(_compile(out), timeout=None, what=str(source))
+        # -progress reports the frames muxed ("frame=N"): no second pass to count them
+        out = out.global_args("-progress", "pipe:1", "-nostats")
+        done = run(_compile(out), timeout=None, what=str(source))
+        if error_lines(done.stderr):
+            raise FFmpegError(f"stream copy of {source} into {output} failed", done.stderr)
+        return _progress_frames(done.stdout, f"stream copy of {source} into {output}")
 
     def scan(self, path: Path, *, decode: bool = True) -> Scan:
         packets, pts, _ = _framemd5(path, decode=False)
