@@ -416,3 +416,18 @@ def test_encode_h264_rejects_pictures_of_different_sizes(tmp_path) -> None:  # n
         encode_h264(pictures, tmp_path / "x.mp4", fps=5)
     with pytest.raises(ValueError, match="no pictures"):
         encode_h264([], tmp_path / "y.mp4", fps=5)
+
+
+@pytest.mark.parametrize("backend", ["pyav", "ffmpeg"])
+def test_h264_threads_are_frame_threads(tmp_path, backend) -> None:  # noqa: ANN001
+    """x264 runs on frame threads (deterministic, whatever the timing), not slice threads;
+    x264 writes the settings it used into the stream."""
+    if backend == "ffmpeg" and shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed (bash bootstrap.sh --ffmpeg)")
+    out = tmp_path / "p.mp4"
+    write_preview(
+        _frames(6, (32, 24)), out, vmin=0, vmax=1, components=["a", "b"], threads=2,
+        backend=backend,
+    )  # fmt: skip
+    data = out.read_bytes()
+    assert b" threads=2 " in data and b" sliced_threads=0 " in data, data[:2000]

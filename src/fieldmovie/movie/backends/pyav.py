@@ -693,6 +693,10 @@ class _LibavH264(H264Encoder):
             self._stream.pix_fmt = "yuv420p"
             ctx = self._stream.codec_context
             ctx.thread_count = threads
+            # frame threads, as the ffmpeg CLI uses: x264 keeps them deterministic; with
+            # PyAV's default (slice threads + lookahead threads) the same frames gave one of
+            # two different streams from run to run
+            ctx.thread_type = "FRAME"
             ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
             ctx.color_range = 1  # limited ("tv")
         except BaseException:
