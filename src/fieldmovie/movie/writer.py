@@ -203,11 +203,9 @@ class MovieWriter:
         if not (np.isfinite(low).all() and np.isfinite(high).all()):
             self._refuse_non_finite(data, frame, t)
         lo, hi = self._frames.frame_range(data, frame, t)
-        if (low >= lo).all() and (high <= hi).all():
-            pixels, clipped = _quantize_inside(data, lo, hi, meta.bits), None
-        else:
-            pixels, clipped = codec.quantize(data, lo, hi, meta.bits)
-        if clipped is not None and clipped.any():
+        inside = bool((low >= lo).all() and (high <= hi).all())
+        pixels, clipped = codec.quantize(data, lo, hi, meta.bits, inside=inside)
+        if clipped.any():
             for c, n in enumerate(clipped):
                 meta.clipped[c] += int(n)
             if not self._warned:
@@ -281,20 +279,6 @@ class MovieWriter:
             self._proc = None
         remove_quietly(self._tmp)
         self._tmp = None
-
-
-def _quantize_inside(data: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int) -> np.ndarray:
-    """:func:`codec.quantize` of data known to lie inside ``[lo, hi]``, bit for bit, in
-    fewer passes: the clipping to the range and its counts are no-ops there, and the
-    scaled values are >= 0, so only the top level needs clipping."""
-    shape = (-1,) + (1,) * (data.ndim - 1)
-    lo, span = lo.reshape(shape), (hi - lo).reshape(shape)
-    levels = float(2**bits - 1)
-    scaled = data - lo
-    scaled *= np.divide(levels, span, out=np.zeros_like(span), where=span > 0)
-    np.rint(scaled, out=scaled)
-    np.minimum(scaled, levels, out=scaled)
-    return scaled.astype(codec.pixel_dtype(bits))
 
 
 def _rewrite_metadata(

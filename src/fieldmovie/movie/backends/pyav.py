@@ -243,14 +243,18 @@ def _slice_threaded_context(stream: Any) -> Any:
     return ctx
 
 
-def _decode_checked(ctx: Any, packet: Any, path: Path, index: int) -> Any:
+def _decode_checked(
+    ctx: Any, packet: Any, path: Path, index: int, target: int | None = None
+) -> Any:
     """Decode the packet of frame ``index`` on ``ctx`` with its log captured (of all
     threads if ``ctx`` runs libav threads); MovieFormatError naming the frame if libav
-    fails, reports damage, or does not return exactly that frame (by its timestamp)."""
-    target = packet.pts
+    fails, reports damage, or does not return exactly that frame (by its timestamp,
+    ``target``: the packet's own unless given; no packet: the frame was not found)."""
+    if target is None:
+        target = packet.pts
     with captured_log(all_threads=ctx.thread_count != 1) as logs:
         try:
-            frames = ctx.decode(packet)
+            frames = ctx.decode(packet) if packet is not None else []
         except av.FFmpegError as exc:
             raise MovieFormatError(f"{path}: frame {index} could not be decoded: {exc}"
                                    + _said(logs)) from None  # fmt: skip
@@ -566,10 +570,9 @@ class _ContainerDecoder(Decoder):
         """Decode frame ``self._next``; check for damage and that it is that frame."""
         index, target = self._next, self.pts[self._next]
         self._next = -1  # unknown until this frame decoded cleanly
-        with captured_log() as logs:
+        with captured_log() as logs:  # the demuxer's messages
             try:
                 packet = self._next_packet(index)
-                frames = self._stream.codec_context.decode(packet) if packet is not None else []
             except av.FFmpegError as exc:
                 raise MovieFormatError(f"{self.path}: frame {index} could not be decoded: "
                                        f"{exc}" + _said(logs)) from None  # fmt: skip
@@ -577,12 +580,9 @@ class _ContainerDecoder(Decoder):
             raise MovieFormatError(
                 f"{self.path}: FFmpeg reported damaged data near frame {index}" + _said(logs)
             )
-        if len(frames) != 1 or frames[0].pts != target:
-            got = "no frame" if not frames else f"the frame at pts {frames[0].pts}"
-            raise MovieFormatError(f"{self.path}: frame {index} (pts {target}) could not be "
-                                   f"decoded: seeking found {got}" + _said(logs))  # fmt: skip
+        frame = _decode_checked(self._stream.codec_context, packet, self.path, index, target)
         self._next = index + 1
-        return frames[0]
+        return frame
 
 
 def _said(logs: Sequence) -> str:
